@@ -1,0 +1,65 @@
+# octogen-lua. `make` builds the C module for Lua 5.4; LUA=5.1, 5.3 or
+# luajit builds it for another interpreter (pkg-config names the headers).
+
+LUA ?= 5.4
+ifeq ($(LUA),luajit)
+  LUA_PC  := luajit
+  LUA_BIN := luajit
+else
+  LUA_PC  := lua$(LUA)
+  LUA_BIN := lua$(LUA)
+endif
+
+BUILD   := build/$(LUA)
+MODULE  := $(BUILD)/octogen/core.so
+SOURCES := $(wildcard csrc/*.c)
+OBJECTS := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(SOURCES))
+HEADERS := $(wildcard csrc/*.h)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes
+ifdef CI
+  WARN  += -Werror
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) libcurl yajl)
+PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
+
+# What the specs, examples and benchmarks need to find the module in the
+# checkout, without installing it.
+RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
+BUSTED  = $(RUN_ENV) $(LUA_BIN) /usr/bin/busted
+
+.PHONY: all deps test demo bench clean rock
+
+all: $(MODULE)
+
+$(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(PKG_CFLAGS) -c $< -o $@
+
+$(MODULE): $(OBJECTS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $(OBJECTS) $(PKG_LIBS)
+
+deps:
+	@sh .ci/install-deps
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	$(BUSTED) $(BUSTED_ARGS) spec
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/run-demo.sh "$(LUA_BIN)" "$(BUILD)"
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	$(RUN_ENV) $(LUA_BIN) bench/throughput.lua
+
+rock:
+	luarocks --lua-version=5.4 make --deps-mode=none --tree build/rock rockspec/octogen-scm-1.rockspec
+
+clean:
+	rm -rf build

@@ -1,0 +1,309 @@
+/* The octogen.client userdata: lifetime of the easy handle and header
+ * lists, and the one C entry point every API method goes through. */
+#include <stdlib.h>
+#include <string.h>
+#include "octogen.h"
+
+static octogen_client *check_client(lua_State *L)
+{
+    return (octogen_client *)luaL_checkudata(L, 1, OCTOGEN_CLIENT_MT);
+}
+
+static octogen_client *check_open(lua_State *L)
+{
+    octogen_client *c = check_client(L);
+    if (c->easy == NULL)
+        luaL_error(L, "octogen.client is closed");
+    return c;
+}
+
+/* The header lists hold the API key: wipe it before the memory goes back
+ * to the allocator. */
+static void free_headers(struct curl_slist **list)
+{
+    struct curl_slist *h;
+    for (h = *list; h != NULL; h = h->next)
+        memset(h->data, 0, strlen(h->data));
+    curl_slist_free_all(*list);
+    *list = NULL;
+}
+
+/* Idempotent: close(), __close and __gc all come here. The base URL stays
+ * until collection so tostring() still works on a closed client. */
+static void release(octogen_client *c)
+{
+    if (c->easy != NULL) {
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+    }
+    free_headers(&c->headers);
+    free_headers(&c->body_headers);
+    buffer_free(&c->url);
+    buffer_free(&c->response);
+}
+
+static int l_close(lua_State *L)
+{
+    release(check_client(L));
+    return 0;
+}
+
+static int l_gc(lua_State *L)
+{
+    octogen_client *c = check_client(L);
+    release(c);
+    free(c->base_url);
+    c->base_url = NULL;
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    octogen_client *c = check_client(L);
+    lua_pushfstring(L, "octogen.client<%s>%s",
+                    c->base_url != NULL ? c->base_url : "",
+                    c->easy == NULL ? " (closed)" : "");
+    return 1;
+}
+
+static int l_is_closed(lua_State *L)
+{
+    lua_pushboolean(L, check_client(L)->easy == NULL);
+    return 1;
+}
+
+static int l_base_url(lua_State *L)
+{
+    lua_pushstring(L, check_client(L)->base_url);
+    return 1;
+}
+
+static int has_line_break(const char *s, size_t len)
+{
+    return memchr(s, '\r', len) != NULL || memchr(s, '\n', len) != NULL ||
+           strlen(s) != len;
+}
+
+/* Appends "name: value" to *list, refusing CR, LF and NUL so that nothing
+ * the caller passes can start a header of its own. */
+static void add_header(lua_State *L, struct curl_slist **list,
+                       const char *name, size_t nlen,
+                       const char *value, size_t vlen)
+{
+    struct curl_slist *grown;
+    if (has_line_break(name, nlen) || has_line_break(value, vlen))
+        luaL_error(L, "header %s contains CR, LF or NUL", name);
+    lua_pushfstring(L, "%s: %s", name, value);
+    grown = curl_slist_append(*list, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (grown == NULL)
+        luaL_error(L, "out of memory");
+    *list = grown;
+}
+
+static void build_headers(lua_State *L, struct curl_slist **list, int with_body)
+{
+    size_t alen, ulen;
+    const char *auth, *ua;
+
+    lua_pushliteral(L, "Bearer ");
+    lua_getfield(L, 1, "api_key");
+    luaL_checkstring(L, -1);
+    lua_concat(L, 2);
+    auth = lua_tolstring(L, -1, &alen);
+    add_header(L, list, "Authorization", 13, auth, alen);
+    lua_pop(L, 1);
+
+    add_header(L, list, "Accept", 6, "application/json", 16);
+    lua_getfield(L, 1, "user_agent");
+    ua = luaL_checklstring(L, -1, &ulen);
+    add_header(L, list, "User-Agent", 10, ua, ulen);
+    lua_pop(L, 1);
+
+    /* Extra headers arrive as an array of {name, value} pairs, already
+     * sorted by the Lua layer so the wire order is deterministic. */
+    lua_getfield(L, 1, "headers");
+    if (lua_istable(L, -1)) {
+        size_t i, n = lua_rawlen(L, -1);
+        for (i = 1; i <= n; i++) {
+            size_t nl, vl;
+            const char *name, *value;
+            lua_rawgeti(L, -1, (int)i);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            name = luaL_checklstring(L, -2, &nl);
+            value = luaL_checklstring(L, -1, &vl);
+            add_header(L, list, name, nl, value, vl);
+            lua_pop(L, 3);
+        }
+    }
+    lua_pop(L, 1);
+
+    if (with_body) {
+        add_header(L, list, "Content-Type", 12, "application/json", 16);
+        /* No "Expect: 100-continue" round trip before large bodies. */
+        *list = curl_slist_append(*list, "Expect:");
+        if (*list == NULL)
+            luaL_error(L, "out of memory");
+    }
+}
+
+static long field_ms(lua_State *L, const char *name, double dflt)
+{
+    double s;
+    lua_getfield(L, 1, name);
+    s = lua_isnil(L, -1) ? dflt : (double)luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    return (long)(s * 1000.0 + 0.5);
+}
+
+/* core.new(config) -> client. config is produced by lua/octogen/client.lua,
+ * which has already checked names and types; this only builds. */
+int octogen_client_new(lua_State *L)
+{
+    octogen_client *c;
+    const char *base;
+    size_t blen;
+    double max_bytes;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    c = (octogen_client *)octogen_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    buffer_init(&c->url, 0);
+    buffer_init(&c->response, OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES);
+    /* The metatable goes on first so __gc owns whatever is built below,
+     * even if building raises half-way. */
+    luaL_getmetatable(L, OCTOGEN_CLIENT_MT);
+    lua_setmetatable(L, -2);
+
+    lua_getfield(L, 1, "base_url");
+    base = luaL_checklstring(L, -1, &blen);
+    c->base_url = (char *)malloc(blen + 1);
+    if (c->base_url == NULL)
+        return luaL_error(L, "out of memory");
+    memcpy(c->base_url, base, blen + 1);
+    lua_pop(L, 1);
+
+    c->timeout_ms = field_ms(L, "timeout", 30.0);
+    c->connect_timeout_ms = field_ms(L, "connect_timeout", 10.0);
+    lua_getfield(L, 1, "max_response_bytes");
+    max_bytes = lua_isnil(L, -1) ? (double)OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES
+                                 : (double)luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    c->response.limit = (size_t)max_bytes;
+
+    build_headers(L, &c->headers, 0);
+    build_headers(L, &c->body_headers, 1);
+
+    c->easy = curl_easy_init();
+    if (c->easy == NULL)
+        return luaL_error(L, "curl_easy_init failed");
+    http_configure(c);
+    lua_settop(L, 2);
+    return 1;
+}
+
+static void push_meta(lua_State *L, const octogen_response *r, int header_idx)
+{
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)r->status);
+    lua_setfield(L, -2, "status");
+    lua_pushvalue(L, header_idx);
+    lua_setfield(L, -2, "headers");
+    lua_getfield(L, header_idx, "x-request-id");
+    lua_setfield(L, -2, "request_id");
+    lua_pushnumber(L, (lua_Number)r->elapsed);
+    lua_setfield(L, -2, "elapsed");
+    lua_pushinteger(L, 1);
+    lua_setfield(L, -2, "attempts");
+}
+
+/* client:_request(method, path [, body_json [, expect]])
+ *   -> result, meta | nil, err
+ * expect is "array" or "object" when the caller knows the shape of a good
+ * answer; a 2xx of another shape is then an APIError. */
+static int l_request(lua_State *L)
+{
+    octogen_client *c = check_open(L);
+    const char *method = luaL_checkstring(L, 2);
+    const char *path = luaL_checkstring(L, 3);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
+    const char *expect = luaL_optstring(L, 5, NULL);
+    octogen_response r;
+    int header_idx, top_is = JSON_TOP_SCALAR;
+    const char *why = NULL;
+
+    if (http_perform(c, method, path, body, body_len, &r) != CURLE_OK) {
+        lua_pushnil(L);
+        if (r.code == CURLE_WRITE_ERROR && c->response.overflowed) {
+            http_push_headers(L, c);
+            errors_push_bad_body(L, &r, "response body is larger than max_response_bytes",
+                                 NULL, 0, -1);
+            lua_remove(L, -2);
+        } else {
+            errors_push_transport(L, &r, c->errbuf);
+        }
+        return 2;
+    }
+
+    http_push_headers(L, c);
+    header_idx = lua_gettop(L);
+    if (r.status < 200 || r.status >= 300) {
+        lua_pushnil(L);
+        errors_push_status(L, c, &r, header_idx);
+        return 2;
+    }
+    if (r.status == 204 || strcmp(method, "HEAD") == 0) {
+        lua_pushboolean(L, 1);
+    } else if (!convert_decode(L, c->response.data != NULL ? c->response.data : "",
+                               c->response.len, &top_is, &why)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "Octogen API returned a non-JSON response (%s)", why);
+        errors_push_bad_body(L, &r, lua_tostring(L, -1), c->response.data,
+                             c->response.len, header_idx);
+        lua_remove(L, -2);
+        return 2;
+    } else if (expect != NULL &&
+               ((strcmp(expect, "array") == 0 && top_is != JSON_TOP_ARRAY) ||
+                (strcmp(expect, "object") == 0 && top_is != JSON_TOP_OBJECT))) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "Octogen API returned a response that is not a JSON %s",
+                        expect);
+        errors_push_bad_body(L, &r, lua_tostring(L, -1), c->response.data,
+                             c->response.len, header_idx);
+        lua_remove(L, -2);
+        return 2;
+    }
+    push_meta(L, &r, header_idx);
+    return 2;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"_request", l_request},
+    {"close", l_close},
+    {"is_closed", l_is_closed},
+    {"base_url", l_base_url},
+    {NULL, NULL}
+};
+
+void octogen_client_register(lua_State *L)
+{
+    luaL_newmetatable(L, OCTOGEN_CLIENT_MT);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "client_metatable");
+    lua_pushcfunction(L, l_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, l_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    luaL_setfuncs(L, client_methods, 0);
+    /* The Lua layer adds the API methods to this same table. */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "client_methods");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,161 @@
+/* One HTTP exchange on the client's easy handle.
+ *
+ * The handle is configured once (http_configure) and reused, so libcurl
+ * keeps the connection alive between calls; per call we only set what
+ * changes: URL, method, body and the header list. */
+#include <stdlib.h>
+#include <string.h>
+#include "octogen.h"
+
+void buffer_init(buffer *b, size_t limit)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->limit = limit;
+    b->overflowed = 0;
+}
+
+int buffer_append(buffer *b, const char *p, size_t n)
+{
+    if (b->limit != 0 && (n > b->limit || b->len > b->limit - n)) {
+        b->overflowed = 1;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *grown;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        grown = (char *)realloc(b->data, cap);
+        if (grown == NULL)
+            return 0;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 1;
+}
+
+void buffer_reset(buffer *b)
+{
+    b->len = 0;
+    b->overflowed = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+void buffer_free(buffer *b)
+{
+    free(b->data);
+    buffer_init(b, b->limit);
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
+{
+    buffer *b = (buffer *)userdata;
+    size_t n = size * nmemb;
+    /* Returning less than n makes libcurl abort with CURLE_WRITE_ERROR. */
+    return buffer_append(b, p, n) ? n : 0;
+}
+
+void http_configure(octogen_client *c)
+{
+    CURL *e = c->easy;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &c->response);
+    /* Any encoding libcurl was built with (gzip, deflate, br, zstd). */
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    /* Never follow a redirect: the Authorization header must not travel to
+     * a host the caller did not name. A 3xx is reported as an APIError. */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+}
+
+CURLcode http_perform(octogen_client *c, const char *method, const char *path,
+                      const char *body, size_t body_len, octogen_response *r)
+{
+    CURL *e = c->easy;
+    CURLcode code;
+    curl_off_t total_us = 0;
+    size_t base_len = strlen(c->base_url);
+
+    while (*path == '/')
+        path++;
+    buffer_reset(&c->url);
+    if (!buffer_append(&c->url, c->base_url, base_len) ||
+        !buffer_append(&c->url, "/", 1) ||
+        !buffer_append(&c->url, path, strlen(path)))
+        return CURLE_OUT_OF_MEMORY;
+    buffer_reset(&c->response);
+    c->errbuf[0] = '\0';
+
+    curl_easy_setopt(e, CURLOPT_URL, c->url.data);
+    if (body != NULL) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->body_headers);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                         strcmp(method, "POST") == 0 ? NULL : method);
+    } else {
+        /* HTTPGET clears NOBODY, so HEAD is set after it. */
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
+                         strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0
+                             ? NULL : method);
+    }
+
+    code = curl_easy_perform(e);
+    /* Don't keep pointers to the caller's strings past this call. */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+
+    r->code = code;
+    r->status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
+    r->elapsed = (double)total_us / 1e6;
+    r->method = method;
+    r->url = c->url.data;
+    return code;
+}
+
+/* Response headers of the last exchange as a table with lower-case names;
+ * a repeated header is joined with ", " as RFC 9110 allows. */
+void http_push_headers(lua_State *L, octogen_client *c)
+{
+    struct curl_header *h = NULL, *prev = NULL;
+    char name[128];
+    lua_newtable(L);
+    while ((h = curl_easy_nextheader(c->easy, CURLH_HEADER, -1, prev)) != NULL) {
+        size_t i, n = strlen(h->name);
+        prev = h;
+        if (n >= sizeof name)
+            continue;
+        for (i = 0; i < n; i++) {
+            char ch = h->name[i];
+            name[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        }
+        lua_pushlstring(L, name, n);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushstring(L, h->value);
+        } else {
+            lua_pushliteral(L, ", ");
+            lua_pushstring(L, h->value);
+            lua_concat(L, 3);
+        }
+        lua_rawset(L, -3);
+    }
+}

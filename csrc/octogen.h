@@ -1,0 +1,87 @@
+/* Internal interface of the octogen.core C module. */
+#ifndef OCTOGEN_H
+#define OCTOGEN_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include "compat.h"
+
+#define OCTOGEN_VERSION "0.1.0"
+
+#define OCTOGEN_CLIENT_MT "octogen.client"
+#define OCTOGEN_ERROR_MT "octogen.error"
+#define OCTOGEN_ARRAY_MT "octogen.array"
+
+/* JSON nesting deeper than this is refused in both directions: the API's
+ * deepest document is about six levels, and each level costs Lua stack. */
+#define OCTOGEN_MAX_DEPTH 512
+
+#define OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES (64u * 1024u * 1024u)
+
+/* A growable byte buffer; the owner frees it with buffer_free. */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t limit;     /* appends past this fail; 0 means no limit */
+    int overflowed;   /* set when an append was refused for the limit */
+} buffer;
+
+void buffer_init(buffer *b, size_t limit);
+int buffer_append(buffer *b, const char *p, size_t n);
+void buffer_reset(buffer *b);
+void buffer_free(buffer *b);
+
+/* One client: the easy handle, its prepared header lists and the buffers
+ * reused across calls. Owned by the octogen.client userdata. */
+typedef struct {
+    CURL *easy;
+    struct curl_slist *headers;       /* auth, accept, user agent, extras */
+    struct curl_slist *body_headers;  /* the same plus Content-Type */
+    char *base_url;                   /* no trailing slash */
+    buffer url;                       /* scratch for base_url + path */
+    buffer response;                  /* body of the last response */
+    char errbuf[CURL_ERROR_SIZE];
+    long timeout_ms;
+    long connect_timeout_ms;
+} octogen_client;
+
+/* The outcome of one transfer, read by errors.c and client.c. */
+typedef struct {
+    CURLcode code;
+    long status;
+    double elapsed;        /* seconds */
+    const char *method;
+    const char *url;
+} octogen_response;
+
+/* client.c */
+int octogen_client_new(lua_State *L);
+void octogen_client_register(lua_State *L);
+
+/* http.c */
+void http_configure(octogen_client *c);
+CURLcode http_perform(octogen_client *c, const char *method, const char *path,
+                      const char *body, size_t body_len, octogen_response *r);
+void http_push_headers(lua_State *L, octogen_client *c);
+
+/* convert.c */
+void convert_register(lua_State *L);
+int convert_push_null(lua_State *L);
+int convert_decode(lua_State *L, const char *json, size_t len, int *top_is,
+                   const char **why);
+int convert_encode(lua_State *L, int idx, const char **why);
+
+enum { JSON_TOP_SCALAR = 0, JSON_TOP_OBJECT = 1, JSON_TOP_ARRAY = 2 };
+
+/* errors.c */
+void errors_register(lua_State *L);
+void errors_push_transport(lua_State *L, const octogen_response *r,
+                           const char *curl_message);
+void errors_push_status(lua_State *L, octogen_client *c,
+                        const octogen_response *r, int header_idx);
+void errors_push_bad_body(lua_State *L, const octogen_response *r,
+                          const char *message, const char *body, size_t len,
+                          int header_idx);
+
+#endif
