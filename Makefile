@@ -29,9 +29,9 @@ PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
 # What the specs, examples and benchmarks need to find the module in the
 # checkout, without installing it.
 RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
-BUSTED  = $(RUN_ENV) $(LUA_BIN) /usr/bin/busted
+BUSTED  = $(RUN_ENV) OCTOGEN_TEST_LUA=$(LUA_BIN) $(LUA_BIN) /usr/bin/busted
 
-.PHONY: all deps test demo bench clean rock
+.PHONY: all deps test demo bench clean rock rock-check
 
 all: $(MODULE)
 
@@ -58,8 +58,16 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	$(RUN_ENV) $(LUA_BIN) bench/throughput.lua
 
+# Install the rock into build/rock, offline, as a user would from a checkout,
+# then load it from outside the checkout.
 rock:
 	luarocks --lua-version=5.4 make --deps-mode=none --tree build/rock rockspec/octogen-scm-1.rockspec
+	rm -rf octogen csrc/*.o
+
+rock-check: rock
+	cd / && LUA_PATH="$(CURDIR)/build/rock/share/lua/5.4/?.lua;$(CURDIR)/build/rock/share/lua/5.4/?/init.lua" \
+	  LUA_CPATH="$(CURDIR)/build/rock/lib/lua/5.4/?.so" \
+	  lua5.4 -e 'local o = require "octogen"; assert(o.client { api_key = "k" }); print("installed rock loads: " .. o.USER_AGENT)'
 
 clean:
 	rm -rf build

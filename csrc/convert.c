@@ -286,6 +286,9 @@ typedef struct {
 
 #define ENCODER_MT "octogen.encoder"
 
+/* yajl_gen refuses to nest deeper than 128; a request body needs six. */
+#define ENCODE_MAX_DEPTH 100
+
 static int encoder_gc(lua_State *L)
 {
     encoder *e = (encoder *)lua_touserdata(L, 1);
@@ -349,7 +352,10 @@ static int encode_array(lua_State *L, yajl_gen g, int idx, size_t n, int depth,
                         const char **why)
 {
     size_t i;
-    yajl_gen_array_open(g);
+    if (yajl_gen_array_open(g) != yajl_gen_status_ok) {
+        *why = "table is nested too deeply (or contains a cycle)";
+        return 0;
+    }
     for (i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, (int)i);
         if (!encode_value(L, g, lua_gettop(L), depth + 1, why))
@@ -367,7 +373,7 @@ static int encode_table(lua_State *L, yajl_gen g, int idx, int depth,
     lua_Number max_index = 0;
     key_ref *keys;
 
-    if (depth >= OCTOGEN_MAX_DEPTH) {
+    if (depth >= ENCODE_MAX_DEPTH) {
         *why = "table is nested too deeply (or contains a cycle)";
         return 0;
     }
@@ -419,7 +425,10 @@ static int encode_table(lua_State *L, yajl_gen g, int idx, int depth,
         i++;
     }
     qsort(keys, count, sizeof *keys, key_cmp);
-    yajl_gen_map_open(g);
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok) {
+        *why = "table is nested too deeply (or contains a cycle)";
+        return 0;
+    }
     for (i = 0; i < count; i++) {
         if (yajl_gen_string(g, (const unsigned char *)keys[i].s, keys[i].len)
             != yajl_gen_status_ok) {

@@ -1,0 +1,100 @@
+-- make bench: requests per second over one keep-alive connection against
+-- the bundled mock, and the cost of turning a 50-item page into Lua
+-- tables against plain cjson.decode of the same bytes. Prints figures and
+-- ratios measured in this one run; asserts nothing about speed.
+local octogen = require "octogen"
+local core = require "octogen.core"
+local cjson = require "cjson"
+local socket = require "socket"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local mock = require "spec.support.mock"
+
+local now = socket.gettime
+
+local function machine()
+    local model = "unknown CPU"
+    local f = io.open("/proc/cpuinfo")
+    if f then
+        for line in f:lines() do
+            local m = line:match("^model name%s*:%s*(.+)$")
+            if m then model = m break end
+        end
+        f:close()
+    end
+    local p = io.popen("nproc")
+    local cores = p and p:read("*l") or "?"
+    if p then p:close() end
+    return ("%s, %s cores; %s; libcurl %s"):format(model, cores, core.lua_version, core.curl_version)
+end
+
+local function median(xs)
+    table.sort(xs)
+    return xs[math.floor((#xs + 1) / 2)]
+end
+
+-- Best-of-rounds rate for `n` calls of f; the median round is printed too.
+local function rate(n, rounds, f)
+    local rates = {}
+    for r = 1, rounds do
+        local t0 = now()
+        for _ = 1, n do f() end
+        rates[r] = n / (now() - t0)
+    end
+    local best = math.max(table.unpack and table.unpack(rates) or unpack(rates))
+    return best, median(rates)
+end
+
+local server = mock.start()
+local ok, err = pcall(function()
+    local client = octogen.client { api_key = mock.KEY, base_url = server.base_url }
+    local search = { catalog = "warrenlotas", limit = 50 }
+    assert(client:list_catalogs())
+    local page = assert(client:search_products(search))
+    assert(#page.items == 50, "need a 50-item page")
+
+    print("octogen-lua " .. octogen.VERSION .. " benchmark")
+    print("machine: " .. machine())
+    print("mock: nginx + Lua on 127.0.0.1, one worker; client and mock share the machine\n")
+
+    local N, ROUNDS = 2000, 5
+    local cat_best, cat_med = rate(N, ROUNDS, function() assert(client:list_catalogs()) end)
+    local s_best, s_med = rate(N / 2, ROUNDS, function() assert(client:search_products(search)) end)
+    server:reset()
+    for _ = 1, 10 do client:list_catalogs() end
+    local conns = server:stats().connections
+
+    -- The raw bytes of the same page, fetched by another client.
+    local chunks = {}
+    http.request {
+        url = server.base_url .. "/products/search", method = "POST",
+        headers = { authorization = "Bearer " .. mock.KEY, ["content-type"] = "application/json",
+                    ["content-length"] = #cjson.encode(search) },
+        source = ltn12.source.string(cjson.encode(search)), sink = ltn12.sink.table(chunks),
+    }
+    local body = table.concat(chunks)
+    local M = 2000
+    local function per_call(f)
+        local best = math.huge
+        for _ = 1, ROUNDS do
+            local t0 = os.clock()
+            for _ = 1, M do f() end
+            best = math.min(best, (os.clock() - t0) / M)
+        end
+        return best
+    end
+    local t_cjson = per_call(function() return cjson.decode(body) end)
+    local t_core = per_call(function() return core.decode(body) end)
+
+    print(("%-44s %12s %12s"):format("", "best round", "median"))
+    print(("%-44s %9.0f /s %9.0f /s"):format("list_catalogs (keep-alive, sequential)", cat_best, cat_med))
+    print(("%-44s %9.0f /s %9.0f /s"):format("search_products, 50 items (" .. #body .. " B)", s_best, s_med))
+    print(("connections the mock saw for 10 calls: %d"):format(conns))
+    print()
+    print(("%-44s %9.1f us"):format("cjson.decode of the 50-item page", t_cjson * 1e6))
+    print(("%-44s %9.1f us"):format("octogen conversion (snake_case, ints, nulls)", t_core * 1e6))
+    print(("%-44s %9.2f"):format("ratio octogen / cjson.decode", t_core / t_cjson))
+    client:close()
+end)
+server:stop()
+if not ok then error(err, 0) end

@@ -1,0 +1,50 @@
+-- Install from a checkout, offline:
+--   luarocks --lua-version=5.4 make --deps-mode=none rockspec/octogen-scm-1.rockspec
+rockspec_format = "3.0"
+package = "octogen"
+version = "scm-1"
+source = {
+   -- `luarocks make` builds the checkout it runs in and never fetches this.
+   url = "git+file://./octogen-lua",
+}
+description = {
+   summary = "Client for the Octogen commerce API: catalogs, product search, lookup and refresh",
+   detailed = [[
+A Lua extension module with a C core over libcurl (keep-alive connections,
+TLS, gzip) and yajl (one-pass JSON to Lua tables), and a thin Lua layer with
+cursor iterators, facet shaping and batched product refresh.
+]],
+   license = "MIT",
+   labels = { "http", "api", "commerce", "libcurl" },
+}
+dependencies = {
+   "lua >= 5.1",
+}
+external_dependencies = {
+   -- Debian keeps curl.h in a per-architecture directory, so a header
+   -- check fails there: the libraries are what is checked.
+   CURL = { library = "curl" },
+   YAJL = { library = "yajl" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["octogen.core"] = {
+         sources = {
+            "csrc/client.c", "csrc/compat.c", "csrc/convert.c",
+            "csrc/core.c", "csrc/errors.c", "csrc/http.c",
+         },
+         libraries = { "curl", "yajl" },
+         incdirs = { "$(CURL_INCDIR)", "$(YAJL_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)" },
+         defines = {},
+      },
+      ["octogen"] = "lua/octogen/init.lua",
+      ["octogen.args"] = "lua/octogen/args.lua",
+      ["octogen.client"] = "lua/octogen/client.lua",
+      ["octogen.errors"] = "lua/octogen/errors.lua",
+      ["octogen.pager"] = "lua/octogen/pager.lua",
+      ["octogen.refresh"] = "lua/octogen/refresh.lua",
+      ["octogen.search"] = "lua/octogen/search.lua",
+   },
+}
