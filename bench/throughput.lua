@@ -22,7 +22,7 @@ local function machine()
         end
         f:close()
     end
-    local p = io.popen("nproc")
+    local p = io.popen("nproc --all")
     local cores = p and p:read("*l") or "?"
     if p then p:close() end
     return ("%s, %s cores; %s; libcurl %s"):format(model, cores, core.lua_version, core.curl_version)
@@ -34,15 +34,18 @@ local function median(xs)
 end
 
 -- Best-of-rounds rate for `n` calls of f; the median round is printed too.
+-- Also the client's own CPU time per call (os.clock counts this process).
+local unpack = table.unpack or unpack
 local function rate(n, rounds, f)
-    local rates = {}
+    local rates, cpu = {}, {}
     for r = 1, rounds do
-        local t0 = now()
+        local t0, c0 = now(), os.clock()
         for _ = 1, n do f() end
         rates[r] = n / (now() - t0)
+        cpu[r] = (os.clock() - c0) / n
     end
-    local best = math.max(table.unpack and table.unpack(rates) or unpack(rates))
-    return best, median(rates)
+    local best = math.max(unpack(rates))
+    return best, median(rates), median(cpu)
 end
 
 local server = mock.start()
@@ -55,11 +58,18 @@ local ok, err = pcall(function()
 
     print("octogen-lua " .. octogen.VERSION .. " benchmark")
     print("machine: " .. machine())
-    print("mock: nginx + Lua on 127.0.0.1, one worker; client and mock share the machine\n")
+    local cpus = "all CPUs"
+    local f = io.open("/proc/self/status")
+    if f then
+        cpus = "CPUs " .. (f:read("*a"):match("Cpus_allowed_list:%s*(%S+)") or "?")
+        f:close()
+    end
+    print("mock: nginx + Lua on 127.0.0.1, one worker; client and mock pinned to " .. cpus ..
+        " (make bench uses taskset -c 0)\n")
 
     local N, ROUNDS = 2000, 5
-    local cat_best, cat_med = rate(N, ROUNDS, function() assert(client:list_catalogs()) end)
-    local s_best, s_med = rate(N / 2, ROUNDS, function() assert(client:search_products(search)) end)
+    local cat_best, cat_med, cat_cpu = rate(N, ROUNDS, function() assert(client:list_catalogs()) end)
+    local s_best, s_med, s_cpu = rate(N / 2, ROUNDS, function() assert(client:search_products(search)) end)
     server:reset()
     for _ = 1, 10 do client:list_catalogs() end
     local conns = server:stats().connections
@@ -86,9 +96,11 @@ local ok, err = pcall(function()
     local t_cjson = per_call(function() return cjson.decode(body) end)
     local t_core = per_call(function() return core.decode(body) end)
 
-    print(("%-44s %12s %12s"):format("", "best round", "median"))
-    print(("%-44s %9.0f /s %9.0f /s"):format("list_catalogs (keep-alive, sequential)", cat_best, cat_med))
-    print(("%-44s %9.0f /s %9.0f /s"):format("search_products, 50 items (" .. #body .. " B)", s_best, s_med))
+    print(("%-44s %12s %12s %14s"):format("", "best round", "median", "client CPU"))
+    print(("%-44s %9.0f /s %9.0f /s %11.1f us"):format("list_catalogs (keep-alive, sequential)",
+        cat_best, cat_med, cat_cpu * 1e6))
+    print(("%-44s %9.0f /s %9.0f /s %11.1f us"):format("search_products, 50 items (" .. #body .. " B)",
+        s_best, s_med, s_cpu * 1e6))
     print(("connections the mock saw for 10 calls: %d"):format(conns))
     print()
     print(("%-44s %9.1f us"):format("cjson.decode of the 50-item page", t_cjson * 1e6))

@@ -219,10 +219,70 @@ static void push_meta(lua_State *L, const octogen_response *r, int header_idx)
     lua_setfield(L, -2, "attempts");
 }
 
+/* The shape a caller promises for a good answer: "array", "object", or
+ * "object NAME:KIND" where the top-level member NAME, when present and not
+ * null, must be of KIND ("array" or "object"). */
+typedef struct {
+    int top;            /* JSON_TOP_*, or -1 for any */
+    char member[64];    /* "" for none */
+    int member_kind;    /* JSON_KIND_* */
+} shape;
+
+static int kind_named(const char *s, size_t n, int array, int object)
+{
+    if (n == 5 && memcmp(s, "array", 5) == 0)
+        return array;
+    if (n == 6 && memcmp(s, "object", 6) == 0)
+        return object;
+    return -1;
+}
+
+static void parse_shape(lua_State *L, const char *expect, shape *sh)
+{
+    const char *sp, *colon;
+    sh->top = -1;
+    sh->member[0] = '\0';
+    sh->member_kind = JSON_KIND_ABSENT;
+    if (expect == NULL)
+        return;
+    sp = strchr(expect, ' ');
+    sh->top = kind_named(expect, sp ? (size_t)(sp - expect) : strlen(expect),
+                         JSON_TOP_ARRAY, JSON_TOP_OBJECT);
+    if (sh->top < 0)
+        luaL_argerror(L, 5, "unknown shape");
+    if (sp == NULL)
+        return;
+    colon = strchr(sp + 1, ':');
+    if (colon == NULL || (size_t)(colon - sp - 1) >= sizeof sh->member)
+        luaL_argerror(L, 5, "unknown shape");
+    memcpy(sh->member, sp + 1, (size_t)(colon - sp - 1));
+    sh->member[colon - sp - 1] = '\0';
+    sh->member_kind = kind_named(colon + 1, strlen(colon + 1), JSON_KIND_ARRAY,
+                                 JSON_KIND_OBJECT);
+    if (sh->member_kind < 0)
+        luaL_argerror(L, 5, "unknown shape");
+}
+
+/* NULL when the decoded answer has the promised shape, else a message
+ * format with one %s for the member name. */
+static const char *shape_mismatch(const shape *sh, int top_is, int member_kind)
+{
+    if (sh->top == JSON_TOP_ARRAY && top_is != JSON_TOP_ARRAY)
+        return "Octogen API returned a response that is not a JSON array";
+    if (sh->top == JSON_TOP_OBJECT && top_is != JSON_TOP_OBJECT)
+        return "Octogen API returned a response that is not a JSON object";
+    if (sh->member[0] != '\0' && member_kind != JSON_KIND_ABSENT &&
+        member_kind != JSON_KIND_NULL && member_kind != sh->member_kind)
+        return sh->member_kind == JSON_KIND_ARRAY
+                   ? "Octogen API returned a response whose %s is not a JSON array"
+                   : "Octogen API returned a response whose %s is not a JSON object";
+    return NULL;
+}
+
 /* client:_request(method, path [, body_json [, expect]])
  *   -> result, meta | nil, err
- * expect is "array" or "object" when the caller knows the shape of a good
- * answer; a 2xx of another shape is then an APIError. */
+ * expect (see parse_shape) is given when the caller knows the shape of a
+ * good answer; a 2xx of another shape is then an APIError. */
 static int l_request(lua_State *L)
 {
     octogen_client *c = check_open(L);
@@ -231,10 +291,12 @@ static int l_request(lua_State *L)
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 4, NULL, &body_len);
     const char *expect = luaL_optstring(L, 5, NULL);
+    const char *data, *why = NULL, *mismatch;
     octogen_response r;
-    int header_idx, top_is = JSON_TOP_SCALAR;
-    const char *why = NULL;
+    int header_idx, top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
+    shape sh;
 
+    parse_shape(L, expect, &sh);
     if (http_perform(c, method, path, body, body_len, &r) != CURLE_OK) {
         lua_pushnil(L);
         if (r.code == CURLE_WRITE_ERROR && c->response.overflowed) {
@@ -257,22 +319,25 @@ static int l_request(lua_State *L)
     }
     if (r.status == 204 || strcmp(method, "HEAD") == 0) {
         lua_pushboolean(L, 1);
-    } else if (!convert_decode(L, c->response.data != NULL ? c->response.data : "",
-                               c->response.len, &top_is, &why)) {
+        push_meta(L, &r, header_idx);
+        return 2;
+    }
+    data = c->response.data != NULL ? c->response.data : "";
+    if (!convert_decode_watch(L, data, c->response.len, &top_is,
+                              sh.member[0] ? sh.member : NULL, &member_kind, &why)) {
         lua_pushnil(L);
         lua_pushfstring(L, "Octogen API returned a non-JSON response (%s)", why);
-        errors_push_bad_body(L, &r, lua_tostring(L, -1), c->response.data,
-                             c->response.len, header_idx);
+        errors_push_bad_body(L, &r, lua_tostring(L, -1), data, c->response.len,
+                             header_idx);
         lua_remove(L, -2);
         return 2;
-    } else if (expect != NULL &&
-               ((strcmp(expect, "array") == 0 && top_is != JSON_TOP_ARRAY) ||
-                (strcmp(expect, "object") == 0 && top_is != JSON_TOP_OBJECT))) {
+    }
+    mismatch = shape_mismatch(&sh, top_is, member_kind);
+    if (mismatch != NULL) {
         lua_pushnil(L);
-        lua_pushfstring(L, "Octogen API returned a response that is not a JSON %s",
-                        expect);
-        errors_push_bad_body(L, &r, lua_tostring(L, -1), c->response.data,
-                             c->response.len, header_idx);
+        lua_pushfstring(L, mismatch, sh.member);
+        errors_push_bad_body(L, &r, lua_tostring(L, -1), data, c->response.len,
+                             header_idx);
         lua_remove(L, -2);
         return 2;
     }

@@ -43,7 +43,23 @@ typedef struct {
      * same-shaped items, so presizing the next table with it saves the
      * rehash-on-grow of every item (a measured ~15% of decoding time). */
     int last_size[2][OCTOGEN_MAX_DEPTH];  /* [is_array][depth] */
+    /* One member of the top-level object whose JSON kind the caller wants
+     * to know (a page's "items"): an empty array and an empty object are
+     * the same Lua table, so the check has to be made while parsing. */
+    const char *watch;
+    size_t watch_len;
+    int watching;
+    int watched_kind;
 } decoder;
+
+/* Called for every value: records the kind of the watched member. */
+static void note(decoder *d, int kind)
+{
+    if (d->watching) {
+        d->watched_kind = kind;
+        d->watching = 0;
+    }
+}
 
 #define DECODER_MT "octogen.decoder"
 
@@ -118,6 +134,7 @@ static void push_key(lua_State *L, const char *s, size_t len)
 static int on_null(void *ctx)
 {
     decoder *d = (decoder *)ctx;
+    note(d, JSON_KIND_NULL);
     if (d->depth > 0 && !d->frames[d->depth - 1].is_array) {
         lua_pop(d->L, 1);  /* drop the pending key: a null member is absent */
         return 1;
@@ -130,6 +147,7 @@ static int on_null(void *ctx)
 static int on_boolean(void *ctx, int v)
 {
     decoder *d = (decoder *)ctx;
+    note(d, JSON_KIND_SCALAR);
     lua_pushboolean(d->L, v);
     place(d);
     return 1;
@@ -173,6 +191,7 @@ static void push_number(lua_State *L, const char *s, size_t len)
 static int on_number(void *ctx, const char *s, size_t len)
 {
     decoder *d = (decoder *)ctx;
+    note(d, JSON_KIND_SCALAR);
     push_number(d->L, s, len);
     place(d);
     return 1;
@@ -181,6 +200,7 @@ static int on_number(void *ctx, const char *s, size_t len)
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     decoder *d = (decoder *)ctx;
+    note(d, JSON_KIND_SCALAR);
     lua_pushlstring(d->L, (const char *)s, len);
     place(d);
     return 1;
@@ -189,12 +209,16 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 static int on_key(void *ctx, const unsigned char *s, size_t len)
 {
     decoder *d = (decoder *)ctx;
+    if (d->watch != NULL && d->depth == 1 && len == d->watch_len &&
+        memcmp(s, d->watch, len) == 0)
+        d->watching = 1;
     push_key(d->L, (const char *)s, len);
     return 1;
 }
 
 static int open_container(decoder *d, int is_array)
 {
+    note(d, is_array ? JSON_KIND_ARRAY : JSON_KIND_OBJECT);
     if (d->depth >= OCTOGEN_MAX_DEPTH) {
         d->too_deep = 1;
         return 0;
@@ -235,6 +259,15 @@ static const yajl_callbacks decode_callbacks = {
 int convert_decode(lua_State *L, const char *json, size_t len, int *top_is,
                    const char **why)
 {
+    return convert_decode_watch(L, json, len, top_is, NULL, NULL, why);
+}
+
+/* As convert_decode; when watch is not NULL, *watched_kind gets the JSON
+ * kind of the top-level member of that (wire) name, JSON_KIND_ABSENT if
+ * there is none. */
+int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is,
+                         const char *watch, int *watched_kind, const char **why)
+{
     int base = lua_gettop(L);
     decoder *d;
     yajl_status st;
@@ -248,6 +281,10 @@ int convert_decode(lua_State *L, const char *json, size_t len, int *top_is,
     d->top_is = JSON_TOP_SCALAR;
     d->too_deep = 0;
     memset(d->last_size, 0, sizeof d->last_size);
+    d->watch = watch;
+    d->watch_len = watch != NULL ? strlen(watch) : 0;
+    d->watching = 0;
+    d->watched_kind = JSON_KIND_ABSENT;
     d->h = yajl_alloc(&decode_callbacks, NULL, d);
     if (d->h == NULL) {
         lua_settop(L, base);
@@ -273,6 +310,8 @@ int convert_decode(lua_State *L, const char *json, size_t len, int *top_is,
     d->h = NULL;
     if (top_is != NULL)
         *top_is = d->top_is;
+    if (watched_kind != NULL)
+        *watched_kind = d->watched_kind;
     /* Stack: base, decoder box, value. Keep the value only. */
     lua_remove(L, base + 1);
     return 1;

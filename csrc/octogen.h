@@ -70,9 +70,15 @@ void convert_register(lua_State *L);
 int convert_push_null(lua_State *L);
 int convert_decode(lua_State *L, const char *json, size_t len, int *top_is,
                    const char **why);
+int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is,
+                         const char *watch, int *watched_kind, const char **why);
 int convert_encode(lua_State *L, int idx, const char **why);
 
 enum { JSON_TOP_SCALAR = 0, JSON_TOP_OBJECT = 1, JSON_TOP_ARRAY = 2 };
+enum {
+    JSON_KIND_ABSENT = 0, JSON_KIND_NULL, JSON_KIND_SCALAR,
+    JSON_KIND_OBJECT, JSON_KIND_ARRAY
+};
 
 /* errors.c */
 void errors_register(lua_State *L);

@@ -28,5 +28,5 @@ print("4. " .. tostring(net_err), "is a ConnectionError:", net_err:is("Connectio
 local ok, arg_err = pcall(client.search_products, client, { limit = 500 })
 print("5. raised:", not ok, arg_err.name, arg_err.message)
 
-local ok2, key_err = pcall(octogen.client, { api_key = "", base_url = base_url, timout = 3 })
-print("6. raised:", not ok2, key_err.name)
+local ok2, opt_err = pcall(octogen.client, { base_url = base_url, timout = 3 })
+print("6. raised:", not ok2, opt_err.name, opt_err.message)

@@ -133,6 +133,11 @@ describe("errors", function()
         -- {"a":1} is an object, not the promised array of items
         assert.is_nil(page)
         assert.equal("APIError", err.name)
+        assert.equal("Octogen API returned a response whose items is not a JSON array", err.message)
+        -- while an empty array is a valid (empty) page
+        server:fault { path = "/v1/products/search", times = 1, status = 200, body = '{"items":[],"nextCursor":null}' }
+        page = assert(client:search_products {})
+        assert.same({ items = {} }, page)
     end)
 
     it("truncated JSON and a connection dropped mid-body are errors, not crashes", function()

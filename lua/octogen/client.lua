@@ -219,7 +219,8 @@ function methods:lookup_product(url, opts)
     check_self(self, 2)
     local body, why = lookup_body(url, opts)
     if not body then errors.invalid(why, 2) end
-    local result, meta = self:_request("POST", "products/lookup", encode(body, "lookup_product", 2), "object")
+    local result, meta = self:_request("POST", "products/lookup", encode(body, "lookup_product", 2),
+        "object product:object")
     if result and type(result.product) ~= "table" then
         return nil, M.bad_shape(meta, "Octogen API returned a lookup response without a product object")
     end

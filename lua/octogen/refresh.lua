@@ -122,7 +122,7 @@ function client.methods:refresh_products(targets, opts)
             table.insert(pending[key], index)
         end
         local body = client.encode({ targets = wire }, "targets", 2)
-        local res, meta = self:_request("POST", "products/refresh", body, "object")
+        local res, meta = self:_request("POST", "products/refresh", body, "object rejected:array")
         local err
         if not res then
             err = meta

@@ -113,13 +113,10 @@ end
 --- One search request from an already shaped body.
 function M.fetch(self, body)
     local page, meta = self:_request("POST", "products/search",
-        client.encode(body, "search parameters", 3), "object")
+        client.encode(body, "search parameters", 3), "object items:array")
     if not page then return nil, meta end
-    if page.items == nil then
-        page.items = {}
-    elseif type(page.items) ~= "table" then
-        return nil, client.bad_shape(meta, "Octogen API returned a search page whose items is not an array")
-    end
+    -- The C core has checked that items, when present, is a JSON array.
+    if page.items == nil then page.items = {} end
     if page.next_cursor ~= nil and type(page.next_cursor) ~= "string" then
         return nil, client.bad_shape(meta, "Octogen API returned a search page whose nextCursor is not a string")
     end

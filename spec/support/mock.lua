@@ -1,0 +1,395 @@
+--- Harness for the mock Octogen API (nginx + lua-nginx-module, see
+--- spec/support/mock/). Works under Lua 5.1, 5.3, 5.4 and LuaJIT with
+--- luasocket and lua-cjson.
+---
+---     local mock = require "spec.support.mock"
+---     local server = mock.start()          -- opts: {port = n}
+---     server.base_url                       -- "http://127.0.0.1:PORT/v1"
+---     server:fault{status = 429, retry_after = 2, times = 1}
+---     ... server:requests(), server:last_request(), server:stats()
+---     server:reset(); server:stop()
+---
+--- stop() is idempotent; a __gc finalizer stops a forgotten server as a last
+--- resort. Nothing here ever kills a process it did not start.
+
+local socket = require "socket"
+local http = require "socket.http"
+local ltn12 = require "ltn12"
+local cjson = require "cjson"
+
+local M = {}
+
+M.KEY = "octo_test_key"
+M.DEMO_KEY = "octo_demo_key"
+M.LIMITED_KEY = "octo_limited_key"
+
+local START_TIMEOUT = 5     -- seconds until the server must answer
+local STOP_TIMEOUT = 4      -- seconds of graceful shutdown before TERM/KILL
+local PORT_ATTEMPTS = 8
+
+---------------------------------------------------------------------------
+-- small portable helpers (os.execute differs between 5.1 and 5.2+)
+
+local function sh_ok(cmd)
+    local a, _, c = os.execute(cmd)
+    if type(a) == "number" then return a == 0 end
+    return a == true and (c == nil or c == 0)
+end
+
+local function quote(s)
+    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function read_cmd(cmd)
+    local p = io.popen(cmd)
+    if not p then return nil end
+    local out = p:read("*a")
+    p:close()
+    return out
+end
+
+local function read_file(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+local function write_file(path, s)
+    local f = assert(io.open(path, "wb"))
+    f:write(s)
+    f:close()
+end
+
+local function tail(path, n)
+    local s = read_file(path)
+    if not s or s == "" then return "(empty)" end
+    local lines = {}
+    for line in s:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    local first = math.max(1, #lines - (n or 20) + 1)
+    return table.concat(lines, "\n", first)
+end
+
+-- 3.0 -> 3 on Lua 5.3+ (cjson decodes every number as a float there)
+local toint = math.tointeger or function(x) return x end
+local function intify(v)
+    if type(v) == "number" then return toint(v) or v end
+    return v
+end
+
+-- Absolute directory of this file.
+local function here()
+    local src = debug.getinfo(1, "S").source
+    local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
+    if dir:sub(1, 1) ~= "/" then
+        local cwd = (read_cmd("pwd") or ""):gsub("%s+$", "")
+        dir = cwd .. "/" .. dir
+    end
+    dir = dir:gsub("/%./", "/"):gsub("/%.$", "")
+    return dir
+end
+
+local SUPPORT_DIR = here()
+M.MOCK_DIR = SUPPORT_DIR .. "/mock"
+
+local function nginx_bin()
+    local env = os.getenv("MOCK_NGINX")
+    if env and env ~= "" then return env end
+    if read_file("/usr/sbin/nginx") then return "/usr/sbin/nginx" end
+    return "nginx"
+end
+
+local function cjson_cpath()
+    local out = read_cmd("ls /usr/lib/*/lua/5.1/cjson.so /usr/local/lib/lua/5.1/cjson.so "
+        .. "/usr/lib/lua/5.1/cjson.so 2>/dev/null") or ""
+    local dirs = {}
+    for path in out:gmatch("[^\n]+") do dirs[#dirs + 1] = path:gsub("cjson%.so$", "?.so") end
+    if #dirs == 0 then dirs[1] = "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so" end
+    return table.concat(dirs, ";")
+end
+
+local function free_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return tonumber(port)
+end
+
+-- Is `pid` a live (not zombie) process whose command line mentions nginx?
+local function alive(pid)
+    local stat = read_file("/proc/" .. pid .. "/stat")
+    if stat then
+        local st = stat:match("^%d+ %b() (%a)")
+        if st == "Z" or st == "X" then return false end
+        local cmd = read_file("/proc/" .. pid .. "/cmdline") or ""
+        return cmd:find("nginx", 1, true) ~= nil
+    end
+    if read_file("/proc/self/stat") then return false end -- /proc exists: pid gone
+    return sh_ok("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+local function children(pid)
+    local out = read_cmd("pgrep -P " .. pid .. " 2>/dev/null") or ""
+    local kids = {}
+    for p in out:gmatch("%d+") do kids[#kids + 1] = tonumber(p) end
+    return kids
+end
+
+local function wait_gone(pids, seconds)
+    local deadline = socket.gettime() + seconds
+    repeat
+        local any = false
+        for _, p in ipairs(pids) do if alive(p) then any = true end end
+        if not any then return true end
+        socket.sleep(0.05)
+    until socket.gettime() > deadline
+    return false
+end
+
+local function signal(sig, pids)
+    for _, p in ipairs(pids) do
+        if alive(p) then os.execute("kill -" .. sig .. " " .. p .. " 2>/dev/null") end
+    end
+end
+
+---------------------------------------------------------------------------
+-- HTTP to the control API
+
+local function request(url, method, body, timeout)
+    local chunks = {}
+    local headers
+    if body then
+        headers = { ["content-type"] = "application/json", ["content-length"] = tostring(#body) }
+    end
+    local ok, code = http.request {
+        url = url, method = method, headers = headers,
+        source = body and ltn12.source.string(body) or nil,
+        sink = ltn12.sink.table(chunks),
+        create = function()
+            local s = socket.tcp()
+            s:settimeout(timeout or 10)
+            return s
+        end,
+    }
+    if not ok then return nil, code end
+    return tonumber(code), table.concat(chunks)
+end
+
+---------------------------------------------------------------------------
+-- server object
+
+local Server = {}
+Server.__index = Server
+
+function Server:_control(method, path, body)
+    local code, res = request(self.control_url .. path, method, body)
+    if not code then error("mock: " .. method .. " /_mock" .. path .. " failed: " .. tostring(res), 3) end
+    if code ~= 200 then
+        error("mock: " .. method .. " /_mock" .. path .. " answered " .. code .. ": " .. res, 3)
+    end
+    return cjson.decode(res)
+end
+
+--- Clear recorded requests, fault rules and counters.
+function Server:reset()
+    self:_control("POST", "/reset", "{}")
+    return self
+end
+
+--- Recorded /v1 requests, oldest first: {method, path, query, headers (lower-case
+--- names), body, connection, connection_requests}.
+function Server:requests()
+    local list = self:_control("GET", "/requests")
+    for _, r in ipairs(list) do
+        r.connection = intify(r.connection)
+        r.connection_requests = intify(r.connection_requests)
+    end
+    return list
+end
+
+--- The newest recorded request, or nil.
+function Server:last_request()
+    local list = self:requests()
+    return list[#list]
+end
+
+--- Add one fault rule, or an array of rules. A rule: {path, method, times,
+--- latency_ms, status, body, headers, retry_after, mode, seconds, depth,
+--- interval}; see spec/support/mock/mockserver.lua.
+function Server:fault(rules)
+    return self:_control("POST", "/faults", cjson.encode(rules))
+end
+
+--- Fault rules not yet used up.
+function Server:faults()
+    return self:_control("GET", "/faults")
+end
+
+--- {requests = recorded /v1 requests, connections = distinct connections}
+--- since the last reset.
+function Server:stats()
+    local s = self:_control("GET", "/stats")
+    return { requests = intify(s.requests), connections = intify(s.connections) }
+end
+
+--- Stop nginx (graceful QUIT, then TERM, then KILL, all bounded) and remove
+--- the prefix. Idempotent.
+function Server:stop()
+    if self.stopped then return true end
+    self.stopped = true
+    local pid = self.pid
+    if pid and alive(pid) then
+        local pids = { pid }
+        for _, c in ipairs(children(pid)) do pids[#pids + 1] = c end
+        signal("QUIT", { pid })
+        if not wait_gone(pids, STOP_TIMEOUT) then
+            signal("TERM", pids)
+            if not wait_gone(pids, 2) then
+                signal("KILL", pids)
+                wait_gone(pids, 2)
+            end
+        end
+    end
+    local prefix = self.prefix
+    if prefix and prefix:match("^/[%w/._-]*octomock%.[%w]+$") then
+        os.execute("rm -rf " .. quote(prefix))
+    end
+    return true
+end
+
+--- Keep nginx running after this Lua state ends (disarms the finalizer);
+--- used by mockctl.
+function Server:detach()
+    self.detached = true
+    return self
+end
+
+function Server:__tostring()
+    return "mock.server<" .. tostring(self.base_url) .. (self.stopped and " stopped" or "") .. ">"
+end
+
+local function finalize(server)
+    if not server.detached and not server.stopped then pcall(Server.stop, server) end
+end
+
+Server.__gc = finalize
+
+local function new_server(fields)
+    local server = setmetatable(fields, Server)
+    if _VERSION == "Lua 5.1" then
+        -- tables get no __gc in 5.1/LuaJIT: hang it on a userdata proxy
+        local proxy = newproxy and newproxy(true)
+        if proxy then
+            getmetatable(proxy).__gc = function() finalize(server) end
+            server._gc_proxy = proxy
+        end
+    end
+    server.base_url = "http://127.0.0.1:" .. server.port .. "/v1"
+    server.control_url = "http://127.0.0.1:" .. server.port .. "/_mock"
+    return server
+end
+
+---------------------------------------------------------------------------
+-- start
+
+local function render(template, vars)
+    return (template:gsub("%${([%w_]+)}", function(k)
+        local v = vars[k]
+        if v == nil then error("mock: template variable " .. k .. " not set") end
+        return tostring(v)
+    end))
+end
+
+local function make_prefix()
+    local dir = (read_cmd("mktemp -d " .. quote((os.getenv("TMPDIR") or "/tmp") .. "/octomock.XXXXXXXX")
+        .. " 2>/dev/null") or ""):gsub("%s+$", "")
+    if dir == "" then error("mock: mktemp -d failed") end
+    for _, sub in ipairs { "conf", "logs", "tmp", "tmp/client_body", "tmp/proxy", "tmp/fastcgi",
+                           "tmp/uwsgi", "tmp/scgi" } do
+        assert(sh_ok("mkdir -p " .. quote(dir .. "/" .. sub)), "mock: mkdir failed")
+    end
+    return dir
+end
+
+local function is_root()
+    return (read_cmd("id -u 2>/dev/null") or ""):match("^0%s*$") ~= nil
+end
+
+local function ready(port)
+    local code = request("http://127.0.0.1:" .. port .. "/_mock/stats", "GET", nil, 1)
+    return code == 200
+end
+
+--- Start a mock server on 127.0.0.1. opts: {port = n} (default: a free port).
+function M.start(opts)
+    opts = opts or {}
+    if not read_file("/usr/lib/nginx/modules/ngx_http_lua_module.so") then
+        error("mock: /usr/lib/nginx/modules/ngx_http_lua_module.so is missing "
+            .. "(install libnginx-mod-http-lua: make deps)", 2)
+    end
+    local template = assert(read_file(M.MOCK_DIR .. "/nginx.conf"), "mock: nginx.conf template missing")
+    local prefix = make_prefix()
+    local user_line = is_root() and "user root root;" or ""
+    local cpath = cjson_cpath()
+    local last_err
+    for attempt = 1, (opts.port and 1 or PORT_ATTEMPTS) do
+        local port = opts.port or free_port()
+        write_file(prefix .. "/conf/nginx.conf", render(template, {
+            PORT = port, PREFIX = prefix, MOCKDIR = M.MOCK_DIR, LUA_CPATH = cpath, USER_LINE = user_line,
+        }))
+        os.remove(prefix .. "/logs/nginx.pid")
+        local log = prefix .. "/logs/error.log"
+        local cmd = table.concat({ quote(nginx_bin()), "-p", quote(prefix .. "/"), "-c",
+            quote(prefix .. "/conf/nginx.conf"), "-e", quote(log) }, " ")
+            .. " >>" .. quote(prefix .. "/logs/startup.log") .. " 2>&1 </dev/null"
+        local started = sh_ok(cmd)
+        local pid
+        if started then
+            local deadline = socket.gettime() + START_TIMEOUT
+            while socket.gettime() < deadline do
+                pid = tonumber((read_file(prefix .. "/logs/nginx.pid") or ""):match("%d+"))
+                if pid and ready(port) then
+                    return new_server { port = port, pid = pid, prefix = prefix }
+                end
+                socket.sleep(0.02)
+            end
+            -- started but never answered: stop what we started
+            new_server({ port = port, pid = pid, prefix = "" }):stop()
+            last_err = "mock: nginx did not answer on port " .. port .. " within " .. START_TIMEOUT .. " s"
+        else
+            last_err = "mock: nginx failed to start on port " .. port
+        end
+        local logs = tail(log, 20) .. "\n" .. tail(prefix .. "/logs/startup.log", 10)
+        last_err = last_err .. "\n" .. logs
+        if not logs:find("Address already in use", 1, true) then break end
+    end
+    os.execute("rm -rf " .. quote(prefix))
+    error(last_err, 2)
+end
+
+--- A server object for an nginx started elsewhere (mockctl): stop() works.
+function M.attach(pid, port, prefix)
+    return new_server { pid = tonumber(pid), port = tonumber(port), prefix = prefix }
+end
+
+---------------------------------------------------------------------------
+-- facts about the data set, computed like the server does
+
+local data_mod
+function M.datamodule()
+    if not data_mod then data_mod = dofile(M.MOCK_DIR .. "/mockdata.lua") end
+    return data_mod
+end
+
+setmetatable(M, {
+    __index = function(t, k)
+        if k == "data" then
+            local facts = M.datamodule().facts()
+            rawset(t, "data", facts)
+            return facts
+        end
+    end,
+})
+
+return M
