@@ -75,3 +75,6 @@ rock-check: rock
 
 clean:
 	rm -rf build
+
+# Sanitizers, valgrind and the fuzzer live in their own file.
+include check.mk

@@ -1,0 +1,2 @@
+# make sanitize, make valgrind, make fuzz: see the targets below.
+.PHONY: sanitize valgrind fuzz
