@@ -28,6 +28,27 @@ static void free_headers(struct curl_slist **list)
     *list = NULL;
 }
 
+/* Replaces the Authorization line; a NULL token removes it. The old line
+ * is wiped first. Returns 0 when out of memory. */
+static int set_auth(octogen_client *c, const char *token, size_t len)
+{
+    static const char prefix[] = "Authorization: Bearer ";
+    if (c->auth_line != NULL) {
+        memset(c->auth_line, 0, strlen(c->auth_line));
+        free(c->auth_line);
+        c->auth_line = NULL;
+    }
+    if (token == NULL)
+        return 1;
+    c->auth_line = (char *)malloc(sizeof prefix + len);
+    if (c->auth_line == NULL)
+        return 0;
+    memcpy(c->auth_line, prefix, sizeof prefix - 1);
+    memcpy(c->auth_line + sizeof prefix - 1, token, len);
+    c->auth_line[sizeof prefix - 1 + len] = '\0';
+    return 1;
+}
+
 /* Idempotent: close(), __close and __gc all come here. The base URL stays
  * until collection so tostring() still works on a closed client. */
 static void release(octogen_client *c)
@@ -38,6 +59,7 @@ static void release(octogen_client *c)
     }
     free_headers(&c->headers);
     free_headers(&c->body_headers);
+    set_auth(c, NULL, 0);
     buffer_free(&c->url);
     buffer_free(&c->response);
 }
@@ -60,8 +82,9 @@ static int l_gc(lua_State *L)
 static int l_tostring(lua_State *L)
 {
     octogen_client *c = check_client(L);
-    lua_pushfstring(L, "octogen.client<%s>%s",
+    lua_pushfstring(L, "octogen.client<%s>%s%s",
                     c->base_url != NULL ? c->base_url : "",
+                    c->insecure ? " INSECURE: TLS verification off" : "",
                     c->easy == NULL ? " (closed)" : "");
     return 1;
 }
@@ -103,17 +126,13 @@ static void add_header(lua_State *L, struct curl_slist **list,
 
 static void build_headers(lua_State *L, struct curl_slist **list, int with_body)
 {
-    size_t alen, ulen;
-    const char *auth, *ua;
+    size_t ulen;
+    const char *ua;
 
-    lua_pushliteral(L, "Bearer ");
-    lua_getfield(L, 1, "api_key");
-    luaL_checkstring(L, -1);
-    lua_concat(L, 2);
-    auth = lua_tolstring(L, -1, &alen);
-    add_header(L, list, "Authorization", 13, auth, alen);
-    lua_pop(L, 1);
-
+    /* Content-Type comes first: http_perform swaps this first node for a
+     * call that sends another type. */
+    if (with_body)
+        add_header(L, list, "Content-Type", 12, "application/json", 16);
     add_header(L, list, "Accept", 6, "application/json", 16);
     lua_getfield(L, 1, "user_agent");
     ua = luaL_checklstring(L, -1, &ulen);
@@ -140,12 +159,30 @@ static void build_headers(lua_State *L, struct curl_slist **list, int with_body)
     lua_pop(L, 1);
 
     if (with_body) {
-        add_header(L, list, "Content-Type", 12, "application/json", 16);
         /* No "Expect: 100-continue" round trip before large bodies. */
-        *list = curl_slist_append(*list, "Expect:");
-        if (*list == NULL)
+        struct curl_slist *grown = curl_slist_append(*list, "Expect:");
+        if (grown == NULL)
             luaL_error(L, "out of memory");
+        *list = grown;
     }
+}
+
+static const char *opt_string(lua_State *L, const char *name)
+{
+    const char *v;
+    lua_getfield(L, 1, name);
+    v = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_pop(L, 1);  /* the string stays anchored in the config table */
+    return v;
+}
+
+static int opt_flag(lua_State *L, const char *name)
+{
+    int v;
+    lua_getfield(L, 1, name);
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
 }
 
 static long field_ms(lua_State *L, const char *name, double dflt)
@@ -195,13 +232,70 @@ int octogen_client_new(lua_State *L)
 
     build_headers(L, &c->headers, 0);
     build_headers(L, &c->body_headers, 1);
+    lua_getfield(L, 1, "api_key");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        size_t klen;
+        const char *key = lua_tolstring(L, -1, &klen);
+        if (has_line_break(key, klen))
+            return luaL_error(L, "api_key contains CR, LF or NUL");
+        if (!set_auth(c, key, klen))
+            return luaL_error(L, "out of memory");
+    }
+    lua_pop(L, 1);
 
     c->easy = curl_easy_init();
     if (c->easy == NULL)
         return luaL_error(L, "curl_easy_init failed");
     http_configure(c);
+    {
+        const char *ca_file = opt_string(L, "ca_file");
+        const char *ca_path = opt_string(L, "ca_path");
+        const char *proxy = opt_string(L, "proxy");
+        /* libcurl copies string options, so the config may go away. */
+        if (ca_file != NULL)
+            curl_easy_setopt(c->easy, CURLOPT_CAINFO, ca_file);
+        if (ca_path != NULL)
+            curl_easy_setopt(c->easy, CURLOPT_CAPATH, ca_path);
+        if (proxy != NULL)
+            curl_easy_setopt(c->easy, CURLOPT_PROXY, proxy);
+        c->insecure = opt_flag(L, "insecure");
+        if (c->insecure) {
+            curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
+    /* The config table stays with the client: the Lua layer keeps its
+     * retry policy, hooks and token provider there. */
+    lua_pushvalue(L, 1);
+    octogen_setuservalue(L, 2);
     lua_settop(L, 2);
     return 1;
+}
+
+/* {limit, remaining, reset} from the X-RateLimit-* headers; fields the
+ * server did not send (or sent as non-numbers) are absent. */
+static void push_rate_limit(lua_State *L, int header_idx)
+{
+    static const char *const names[][2] = {
+        {"x-ratelimit-limit", "limit"},
+        {"x-ratelimit-remaining", "remaining"},
+        {"x-ratelimit-reset", "reset"},
+    };
+    size_t i;
+    lua_createtable(L, 0, 3);
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        lua_getfield(L, header_idx, names[i][0]);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            char *end;
+            const char *v = lua_tostring(L, -1);
+            long long n = strtoll(v, &end, 10);
+            if (end != v && *end == '\0') {
+                lua_pushinteger(L, (lua_Integer)n);
+                lua_setfield(L, -3, names[i][1]);
+            }
+        }
+        lua_pop(L, 1);
+    }
 }
 
 static void push_meta(lua_State *L, const octogen_response *r, int header_idx)
@@ -217,6 +311,8 @@ static void push_meta(lua_State *L, const octogen_response *r, int header_idx)
     lua_setfield(L, -2, "elapsed");
     lua_pushinteger(L, 1);
     lua_setfield(L, -2, "attempts");
+    push_rate_limit(L, header_idx);
+    lua_setfield(L, -2, "rate_limit");
 }
 
 /* The shape a caller promises for a good answer: "array", "object", or
@@ -293,11 +389,25 @@ static int l_request(lua_State *L)
     const char *expect = luaL_optstring(L, 5, NULL);
     const char *data, *why = NULL, *mismatch;
     octogen_response r;
+    octogen_call call = {0, NULL, 0};
     int header_idx, top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
     shape sh;
 
     parse_shape(L, expect, &sh);
-    if (http_perform(c, method, path, body, body_len, &r) != CURLE_OK) {
+    if (lua_istable(L, 6)) {
+        lua_getfield(L, 6, "timeout");
+        if (!lua_isnil(L, -1))
+            call.timeout_ms = (long)(luaL_checknumber(L, -1) * 1000.0 + 0.5);
+        lua_getfield(L, 6, "content_type");
+        call.content_type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+        lua_getfield(L, 6, "no_auth");
+        call.no_auth = lua_toboolean(L, -1);
+        lua_pop(L, 3);  /* content_type stays anchored in the call table */
+        if (call.content_type != NULL &&
+            has_line_break(call.content_type, strlen(call.content_type)))
+            return luaL_argerror(L, 6, "content_type contains CR or LF");
+    }
+    if (http_perform(c, method, path, body, body_len, &call, &r) != CURLE_OK) {
         lua_pushnil(L);
         if (r.code == CURLE_WRITE_ERROR && c->response.overflowed) {
             http_push_headers(L, c);
@@ -345,8 +455,46 @@ static int l_request(lua_State *L)
     return 2;
 }
 
+/* client:_set_auth(token | nil): the Lua layer's token providers. */
+static int l_set_auth(lua_State *L)
+{
+    octogen_client *c = check_open(L);
+    size_t len = 0;
+    const char *token = luaL_optlstring(L, 2, NULL, &len);
+    if (token != NULL && has_line_break(token, len))
+        return luaL_argerror(L, 2, "token contains CR, LF or NUL");
+    if (!set_auth(c, token, len))
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
+/* client:_escape(s): percent-encoding by libcurl, for form bodies. */
+static int l_escape(lua_State *L)
+{
+    octogen_client *c = check_open(L);
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    char *out = curl_easy_escape(c->easy, s, (int)len);
+    if (out == NULL)
+        return luaL_error(L, "out of memory");
+    lua_pushstring(L, out);
+    curl_free(out);
+    return 1;
+}
+
+/* client:_config(): the table the client was built from. */
+static int l_config(lua_State *L)
+{
+    check_client(L);
+    octogen_getuservalue(L, 1);
+    return 1;
+}
+
 static const luaL_Reg client_methods[] = {
     {"_request", l_request},
+    {"_set_auth", l_set_auth},
+    {"_escape", l_escape},
+    {"_config", l_config},
     {"close", l_close},
     {"is_closed", l_is_closed},
     {"base_url", l_base_url},

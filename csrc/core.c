@@ -1,5 +1,44 @@
 /* luaopen_octogen_core: the C half of the octogen module. */
+#define _POSIX_C_SOURCE 200809L  /* nanosleep */
+#include <errno.h>
+#include <math.h>
+#include <time.h>
 #include "octogen.h"
+
+/* core.sleep(seconds): the default wait between retries for hosts that
+ * have no scheduler of their own (OpenResty passes ngx.sleep instead). */
+static int l_sleep(lua_State *L)
+{
+    double s = (double)luaL_checknumber(L, 1);
+    struct timespec ts, rest;
+    if (!(s > 0))
+        return 0;
+    ts.tv_sec = (time_t)floor(s);
+    ts.tv_nsec = (long)((s - floor(s)) * 1e9);
+    while (nanosleep(&ts, &rest) != 0 && errno == EINTR)
+        ts = rest;
+    return 0;
+}
+
+/* core.http_date(s) -> epoch seconds | nil: libcurl's date parser, for
+ * Retry-After given as an HTTP date. */
+static int l_http_date(lua_State *L)
+{
+    time_t t = curl_getdate(luaL_checkstring(L, 1), NULL);
+    if (t == (time_t)-1)
+        return 0;
+    lua_pushinteger(L, (lua_Integer)t);
+    return 1;
+}
+
+/* core.now() -> seconds since the epoch, with sub-second precision. */
+static int l_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
 
 static int l_new(lua_State *L)
 {
@@ -34,6 +73,12 @@ int luaopen_octogen_core(lua_State *L)
     lua_setfield(L, -2, "lua_version");
     lua_pushcfunction(L, l_new);
     lua_setfield(L, -2, "new");
+    lua_pushcfunction(L, l_sleep);
+    lua_setfield(L, -2, "sleep");
+    lua_pushcfunction(L, l_http_date);
+    lua_setfield(L, -2, "http_date");
+    lua_pushcfunction(L, l_now);
+    lua_setfield(L, -2, "now");
 
     octogen_client_register(L);
     errors_register(L);

@@ -3,6 +3,7 @@
  * The handle is configured once (http_configure) and reused, so libcurl
  * keeps the connection alive between calls; per call we only set what
  * changes: URL, method, body and the header list. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "octogen.h"
@@ -74,26 +75,46 @@ void http_configure(octogen_client *c)
      * a host the caller did not name. A 3xx is reported as an APIError. */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 }
 
 CURLcode http_perform(octogen_client *c, const char *method, const char *path,
-                      const char *body, size_t body_len, octogen_response *r)
+                      const char *body, size_t body_len, const octogen_call *call,
+                      octogen_response *r)
 {
     CURL *e = c->easy;
     CURLcode code;
     curl_off_t total_us = 0;
     size_t base_len = strlen(c->base_url);
+    /* Per-call headers are chained in front of the client's prepared list
+     * with nodes on this stack frame: libcurl only reads the list during
+     * the transfer, and nothing is allocated per call. */
+    struct curl_slist auth_node, type_node;
+    struct curl_slist *list = body != NULL ? c->body_headers : c->headers;
+    char type_line[128];
 
     while (*path == '/')
         path++;
     buffer_reset(&c->url);
     if (!buffer_append(&c->url, c->base_url, base_len) ||
-        !buffer_append(&c->url, "/", 1) ||
-        !buffer_append(&c->url, path, strlen(path)))
+        (*path != '\0' && (!buffer_append(&c->url, "/", 1) ||
+                           !buffer_append(&c->url, path, strlen(path)))))
         return CURLE_OUT_OF_MEMORY;
+    if (body != NULL && call->content_type != NULL) {
+        /* body_headers starts with the JSON Content-Type; replace it. */
+        snprintf(type_line, sizeof type_line, "Content-Type: %s", call->content_type);
+        type_node.data = type_line;
+        type_node.next = c->body_headers->next;
+        list = &type_node;
+    }
+    if (c->auth_line != NULL && !call->no_auth) {
+        auth_node.data = c->auth_line;
+        auth_node.next = list;
+        list = &auth_node;
+    }
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms);
     buffer_reset(&c->response);
     c->errbuf[0] = '\0';
 
@@ -102,22 +123,24 @@ CURLcode http_perform(octogen_client *c, const char *method, const char *path,
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->body_headers);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
                          strcmp(method, "POST") == 0 ? NULL : method);
     } else {
         /* HTTPGET clears NOBODY, so HEAD is set after it. */
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(e, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
                          strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0
                              ? NULL : method);
     }
 
     code = curl_easy_perform(e);
-    /* Don't keep pointers to the caller's strings past this call. */
+    /* Don't keep pointers to the caller's strings or to this stack frame
+     * past this call. */
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
 
     r->code = code;
     r->status = 0;

@@ -36,15 +36,24 @@ void buffer_free(buffer *b);
  * reused across calls. Owned by the octogen.client userdata. */
 typedef struct {
     CURL *easy;
-    struct curl_slist *headers;       /* auth, accept, user agent, extras */
+    struct curl_slist *headers;       /* accept, user agent, extras */
     struct curl_slist *body_headers;  /* the same plus Content-Type */
+    char *auth_line;                  /* "Authorization: Bearer KEY", or NULL */
     char *base_url;                   /* no trailing slash */
+    int insecure;                     /* TLS verification turned off */
     buffer url;                       /* scratch for base_url + path */
     buffer response;                  /* body of the last response */
     char errbuf[CURL_ERROR_SIZE];
     long timeout_ms;
     long connect_timeout_ms;
 } octogen_client;
+
+/* What one call may change from the client's settings. */
+typedef struct {
+    long timeout_ms;            /* 0: the client's */
+    const char *content_type;   /* NULL: application/json when there is a body */
+    int no_auth;                /* send no Authorization header */
+} octogen_call;
 
 /* The outcome of one transfer, read by errors.c and client.c. */
 typedef struct {
@@ -62,7 +71,8 @@ void octogen_client_register(lua_State *L);
 /* http.c */
 void http_configure(octogen_client *c);
 CURLcode http_perform(octogen_client *c, const char *method, const char *path,
-                      const char *body, size_t body_len, octogen_response *r);
+                      const char *body, size_t body_len, const octogen_call *call,
+                      octogen_response *r);
 void http_push_headers(lua_State *L, octogen_client *c);
 
 /* convert.c */

@@ -45,6 +45,7 @@ build = {
       ["octogen.errors"] = "lua/octogen/errors.lua",
       ["octogen.pager"] = "lua/octogen/pager.lua",
       ["octogen.refresh"] = "lua/octogen/refresh.lua",
+      ["octogen.retry"] = "lua/octogen/retry.lua",
       ["octogen.search"] = "lua/octogen/search.lua",
    },
 }

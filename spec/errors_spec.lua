@@ -1,5 +1,6 @@
 -- Status codes and network failures become error objects; every API and
--- network failure is returned as nil, err, never raised.
+-- network failure is returned as nil, err, never raised. Retries are off
+-- here (retry_spec.lua covers them): one fault, one answer.
 local octogen = require "octogen"
 local helpers = require "spec.support.helpers"
 local mock = helpers.mock
@@ -8,7 +9,7 @@ describe("errors", function()
     local server, client
     setup(function()
         server = mock.start()
-        client = helpers.client(server)
+        client = helpers.client(server, { max_retries = 0 })
     end)
     teardown(function()
         client:close()
@@ -27,7 +28,7 @@ describe("errors", function()
     end
 
     it("401 is an AuthenticationError with the server's detail as message", function()
-        local bad = helpers.client(server, { api_key = "octo_wrong" })
+        local bad = helpers.client(server, { api_key = "octo_wrong", max_retries = 0 })
         local result, err = bad:list_catalogs()
         assert.is_nil(result)
         assert.equal("AuthenticationError", err.name)
@@ -152,7 +153,7 @@ describe("errors", function()
     end)
 
     it("a refused connection is a ConnectionError with no status", function()
-        local dead = octogen.client { api_key = mock.KEY, base_url = "http://127.0.0.1:9/v1" }
+        local dead = octogen.client { api_key = mock.KEY, base_url = "http://127.0.0.1:9/v1", max_retries = 0 }
         local result, err = dead:list_catalogs()
         assert.is_nil(result)
         assert.equal("ConnectionError", err.name)
@@ -162,7 +163,7 @@ describe("errors", function()
     end)
 
     it("a server that does not answer in time gives a TimeoutError, a ConnectionError", function()
-        local slow = helpers.client(server, { timeout = 0.5 })
+        local slow = helpers.client(server, { timeout = 0.5, max_retries = 0 })
         server:fault { path = "/v1/catalogs", times = 1, mode = "hang", seconds = 3 }
         local t0 = os.time()
         local result, err = slow:list_catalogs()

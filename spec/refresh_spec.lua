@@ -120,12 +120,18 @@ describe("refresh_products", function()
         assert.same({}, server:requests())
     end)
 
-    it("keeps the other batches' work when one batch fails as a whole", function()
+    it("keeps the other batches' work when one batch fails as a whole, after its retries", function()
         local targets = {}
         for i = 1, 12 do targets[i] = pinned(i) end
-        server:fault { path = "/v1/products/refresh", times = 1, status = 503,
+        local waits = {}
+        local patient = helpers.client(server, { sleep = function(s) waits[#waits + 1] = s end })
+        -- the first try of batch 1 and both of its retries
+        server:fault { path = "/v1/products/refresh", times = 3, status = 503,
             body = '{"detail":"product_refresh_unavailable"}' }
-        local res = assert(client:refresh_products(targets, { batch_size = 5 }))
+        local res = assert(patient:refresh_products(targets, { batch_size = 5 }))
+        assert.equal(5, #server:requests())
+        assert.equal(2, #waits)
+        assert.equal(3, res.errors[1].attempts)
         assert.equal(12, res.submitted)
         assert.equal(7, #res.accepted)
         assert.equal(5, #res.rejected)
@@ -141,7 +147,7 @@ describe("refresh_products", function()
 
     it("returns the first batch error when every batch failed", function()
         server:fault { path = "/v1/products/refresh", status = 503, body = '{"detail":"product_refresh_unavailable"}' }
-        local res, err = client:refresh_products { pinned(1), pinned(2) }
+        local res, err = client:refresh_products({ pinned(1), pinned(2) }, { max_retries = 0 })
         assert.is_nil(res)
         assert.equal("ServerError", err.name)
         assert.equal(2, #err.result.rejected)

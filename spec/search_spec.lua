@@ -275,7 +275,7 @@ describe("pages() and items()", function()
         local seen = {}
         local ok, err = pcall(function()
             local n = 0
-            for page in client:pages { catalog = "warrenlotas", q = "hoodie", limit = 10 } do
+            for page in client:pages({ catalog = "warrenlotas", q = "hoodie", limit = 10 }, { max_retries = 0 }) do
                 n = n + 1
                 for _, item in ipairs(page.items) do seen[#seen + 1] = item.uuid end
                 if n == 2 then server:fault { path = "/v1/products/search", status = 503, times = 1,

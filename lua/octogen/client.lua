@@ -5,9 +5,11 @@
 local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
+local retry = require "octogen.retry"
 
 local format = string.format
 local getenv = os.getenv
+local random = math.random
 local getmetatable = getmetatable
 local type = type
 
@@ -22,14 +24,33 @@ M.methods = methods
 local client_mt = core.client_metatable
 
 local OPTIONS = {
-    api_key = "string",
+    api_key = "string",          -- or a function: see token providers below
     base_url = "string",
     timeout = "number",
     connect_timeout = "number",
     headers = "table",
     user_agent = "string",
     max_response_bytes = "number",
+    max_retries = "integer",
+    retry = "table",
+    sleep = "function",
+    on_request = "function",
+    on_response = "function",
+    proxy = "string",
+    ca_file = "string",
+    ca_path = "string",
+    insecure = "boolean",
+    allow_insecure_http = "boolean",
 }
+
+--- Options every method takes in its last table, for that call only.
+local CALL_OPTIONS = {
+    max_retries = "integer",
+    retry = "table",
+    timeout = "number",
+    sleep = "function",
+}
+M.CALL_OPTIONS = CALL_OPTIONS
 
 -- Headers the client owns: letting a caller set them would either break a
 -- call or leak the key; each has an option of its own.
@@ -45,6 +66,28 @@ local RESERVED_HEADERS = {
 local DEFAULT_USER_AGENT = format("octogen-lua/%s (%s; libcurl/%s)",
     core.VERSION, core.lua_version, core.curl_version)
 M.DEFAULT_USER_AGENT = DEFAULT_USER_AGENT
+
+local LOOPBACK = { localhost = true, ["[::1]"] = true }
+
+--- The URL without trailing slashes, or nil and why it is refused. The
+-- key must never cross the network in clear text: http:// is only for
+-- loopback unless allow_insecure_http says otherwise.
+function M.check_url(url, name, allow_insecure_http)
+    url = url:gsub("/+$", "")
+    local scheme, host = url:match("^(%a+)://([^/%s]+)")
+    scheme = scheme and scheme:lower()
+    if (scheme ~= "http" and scheme ~= "https") or url:find("[%s%c]") then
+        return nil, format("option %s must be an http:// or https:// URL, got %q", name, url)
+    end
+    if scheme == "http" and not allow_insecure_http then
+        local h = host:lower():gsub("^.*@", ""):gsub(":%d+$", "")
+        if not (LOOPBACK[h] or h:match("^127%.%d+%.%d+%.%d+$")) then
+            return nil, format("option %s must use https:// for a host that is not loopback " ..
+                "(the key would travel in clear text); allow_insecure_http = true overrides", name)
+        end
+    end
+    return url
+end
 
 local function non_empty(s)
     if s ~= nil and s ~= "" then return s end
@@ -85,29 +128,47 @@ local function build_config(opts)
         if not want then
             return nil, format("unknown option %s to octogen.client", format("%q", tostring(k)))
         end
-        local why = args.check_type("option " .. k, v, want)
+        local why
+        if k == "api_key" and type(v) == "function" then
+            why = nil
+        else
+            why = args.check_type("option " .. k, v, want)
+        end
         if why then return nil, why end
     end
 
     local config = {}
-    local key = non_empty(opts.api_key) or non_empty(getenv("OCTO_API_KEY"))
-        or non_empty(getenv("OCTOGEN_PLATFORM_API_KEY"))
-    if not key then
-        return nil, "Octogen API key required. Set OCTO_API_KEY (or OCTOGEN_PLATFORM_API_KEY) or pass api_key.",
-            "MissingAPIKeyError"
+    if type(opts.api_key) == "function" then
+        config.token_provider = opts.api_key
+    else
+        local key = non_empty(opts.api_key) or non_empty(getenv("OCTO_API_KEY"))
+            or non_empty(getenv("OCTOGEN_PLATFORM_API_KEY"))
+        if not key then
+            return nil, "Octogen API key required. Set OCTO_API_KEY (or OCTOGEN_PLATFORM_API_KEY) or pass api_key.",
+                "MissingAPIKeyError"
+        end
+        if args.has_control(key) or key:find("[ \t]") then
+            -- Never echo the key itself.
+            return nil, "api_key contains whitespace, CR, LF or NUL"
+        end
+        config.api_key = key
     end
-    if args.has_control(key) or key:find("[ \t]") then
-        -- Never echo the key itself.
-        return nil, "api_key contains whitespace, CR, LF or NUL"
-    end
-    config.api_key = key
 
-    local base = opts.base_url or M.DEFAULT_BASE_URL
-    base = base:gsub("/+$", "")
-    if not base:match("^[Hh][Tt][Tt][Pp][Ss]?://[^/%s]+") or base:find("[%s%c]") then
-        return nil, format("option base_url must be an http:// or https:// URL, got %q", base)
-    end
+    local base, why = M.check_url(opts.base_url or M.DEFAULT_BASE_URL, "base_url", opts.allow_insecure_http)
+    if not base then return nil, why end
     config.base_url = base
+    config.ca_file, config.ca_path, config.proxy = opts.ca_file, opts.ca_path, opts.proxy
+    config.insecure = opts.insecure
+
+    if opts.max_retries ~= nil and opts.max_retries < 0 then
+        return nil, "option max_retries must be 0 or more"
+    end
+    config.max_retries = opts.max_retries or retry.DEFAULT_MAX_RETRIES
+    local policy, pwhy = retry.policy(opts.retry or {})
+    if not policy then return nil, "option retry: " .. pwhy end
+    config.retry = policy
+    config.sleep = opts.sleep or core.sleep
+    config.on_request, config.on_response = opts.on_request, opts.on_response
 
     for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes" } do
         local v = opts[name]
@@ -173,12 +234,139 @@ function M.bad_shape(meta, message)
     })
 end
 
+--- Call options checked and merged over the client's; nil and a message
+-- for a bad one. `extra` names keys the method handles itself.
+function M.call_options(opts, what, extra)
+    if opts == nil then return {} end
+    if type(opts) ~= "table" then
+        return nil, format("%s options must be a table, got %s", what, type(opts))
+    end
+    local call = {}
+    for k, v in pairs(opts) do
+        local want = CALL_OPTIONS[k]
+        if want then
+            local why = args.check_type(k, v, want)
+            if why then return nil, why end
+            call[k] = v
+        elseif not (extra and extra[k]) then
+            return nil, format("unknown %s option %s", what, format("%q", tostring(k)))
+        end
+    end
+    if call.max_retries and call.max_retries < 0 then return nil, "max_retries must be 0 or more" end
+    if call.timeout and call.timeout <= 0 then return nil, "timeout must be greater than 0" end
+    return call
+end
+
+-- The headers a request carries, with the key replaced: what hooks see.
+local function shown_headers(self, config, has_body)
+    local h = {
+        Authorization = "Bearer [REDACTED]",
+        Accept = "application/json",
+        ["User-Agent"] = config.user_agent,
+    }
+    if has_body then h["Content-Type"] = "application/json" end
+    for _, pair in ipairs(config.headers or {}) do h[pair[1]] = pair[2] end
+    return h
+end
+
+-- Bring the Authorization header up to date from the token provider.
+-- Returns true, or nil and the error to give the caller.
+local function ensure_token(self, config, refused)
+    local now = core.now()
+    if not refused and config.token and (config.token_until == nil or now < config.token_until) then
+        return true
+    end
+    local token, expires_in = config.token_provider(refused)
+    if token == nil then
+        local err = expires_in
+        if not errors.is_error(err) then
+            err = errors.new("AuthenticationError", "the api_key function returned no token" ..
+                (err ~= nil and (": " .. tostring(err)) or ""))
+        end
+        return nil, err
+    end
+    if type(token) ~= "string" or token == "" or args.has_control(token) then
+        errors.invalid("the api_key function must return a non-empty token without CR, LF or NUL", 4)
+    end
+    if token ~= config.token then
+        self:_set_auth(token)
+        config.token = token
+    end
+    -- A token with a lifetime is reused until a minute before it ends (or
+    -- half its life, when that is shorter); one without is asked for again
+    -- on every request (the function may cache it itself).
+    if type(expires_in) == "number" then
+        config.token_until = now + math.max(0, expires_in - math.min(60, expires_in / 2))
+    else
+        config.token_until = now
+    end
+    return true
+end
+
+--- One API call with the client's retry policy, hooks and token provider:
+-- the path every method takes to the C core.
+function M.send(self, method, path, body, expect, call)
+    local config = self:_config()
+    call = call or {}
+    local max_retries = call.max_retries or config.max_retries
+    local policy = config.retry
+    if call.retry then
+        local p, why = retry.policy(call.retry, config.retry)
+        if not p then errors.invalid("retry: " .. why, 3) end
+        policy = p
+    end
+    local sleep = call.sleep or config.sleep
+    local c_call = call.timeout and { timeout = call.timeout } or nil
+    local url = config.base_url .. "/" .. path:gsub("^/+", "")
+    local attempt, retries, token_refused, renew = 0, 0, false, false
+    while true do
+        attempt = attempt + 1
+        if config.token_provider then
+            local ok, err = ensure_token(self, config, renew)
+            renew = false
+            if not ok then
+                err.attempts = attempt
+                return nil, err
+            end
+        end
+        if config.on_request then
+            config.on_request { method = method, url = url, headers = shown_headers(self, config, body ~= nil),
+                attempt = attempt }
+        end
+        local result, meta = self:_request(method, path, body, expect, c_call)
+        local err = result == nil and meta or nil
+        if config.on_response then
+            config.on_response { method = method, url = url, attempt = attempt,
+                status = err and err.status_code or meta.status,
+                elapsed = not err and meta.elapsed or nil,
+                request_id = (err or meta).request_id, error = err }
+        end
+        if not err then
+            meta.attempts = attempt
+            return result, meta
+        end
+        local wait
+        if err.status_code == 401 and config.token_provider and not token_refused then
+            -- One more try with a fresh token; it is not a retry of the policy.
+            token_refused, renew, wait = true, true, 0
+        elseif retries < max_retries and retry.retryable(err) then
+            wait = retry.delay(retries + 1, err, policy, core.now(), random)
+            retries = retries + 1
+        end
+        if not wait then
+            err.attempts = attempt
+            return nil, err
+        end
+        if wait > 0 then sleep(wait) end
+    end
+end
+local send = M.send
+
 function methods:list_catalogs(call_opts)
     check_self(self, 2)
-    if call_opts ~= nil then
-        errors.invalid("list_catalogs takes no arguments", 2)
-    end
-    return self:_request("GET", "catalogs", nil, "array")
+    local call, why = M.call_options(call_opts, "list_catalogs")
+    if not call then errors.invalid(why, 2) end
+    return send(self, "GET", "catalogs", nil, "array", call)
 end
 
 local LOOKUP_OPTIONS = {
@@ -198,15 +386,12 @@ local function lookup_body(url, opts)
     end
     for k, v in pairs(opts) do
         local spec = LOOKUP_OPTIONS[k]
-        if not spec then
-            return nil, format("unknown lookup_product option %s", format("%q", tostring(k)))
-        end
-        if type(v) ~= "string" or not spec.values[v] then
+        if spec and (type(v) ~= "string" or not spec.values[v]) then
             local allowed = args.sorted_keys(spec.values)
             return nil, format("%s must be one of %s, got %s", k, table.concat(allowed, ", "),
                 type(v) == "string" and format("%q", v) or type(v))
         end
-        body[spec.wire] = v
+        if spec then body[spec.wire] = v end
     end
     -- Both official SDKs refuse this pair before sending.
     if opts.resolution_mode == "index_only" and opts.on_demand_cache_policy == "refresh" then
@@ -217,10 +402,12 @@ end
 
 function methods:lookup_product(url, opts)
     check_self(self, 2)
+    local call, cwhy = M.call_options(opts, "lookup_product", LOOKUP_OPTIONS)
+    if not call then errors.invalid(cwhy, 2) end
     local body, why = lookup_body(url, opts)
     if not body then errors.invalid(why, 2) end
-    local result, meta = self:_request("POST", "products/lookup", encode(body, "lookup_product", 2),
-        "object product:object")
+    local result, meta = send(self, "POST", "products/lookup", encode(body, "lookup_product", 2),
+        "object product:object", call)
     if result and type(result.product) ~= "table" then
         return nil, M.bad_shape(meta, "Octogen API returned a lookup response without a product object")
     end
@@ -229,8 +416,10 @@ end
 
 local METHOD_PATTERN = "^[A-Z]+$"
 
-function methods:request(method, path, body)
+function methods:request(method, path, body, call_opts)
     check_self(self, 2)
+    local call, cwhy = M.call_options(call_opts, "request")
+    if not call then errors.invalid(cwhy, 2) end
     if type(method) ~= "string" or not method:match(METHOD_PATTERN) then
         errors.invalid(format("method must be an upper-case HTTP method such as \"GET\", got %s",
             type(method) == "string" and format("%q", method) or type(method)), 2)
@@ -248,7 +437,7 @@ function methods:request(method, path, body)
     elseif body ~= nil then
         payload = encode(body, "request body", 2)
     end
-    return self:_request(method, path, payload)
+    return send(self, method, path, payload, nil, call)
 end
 
 return M

@@ -12,10 +12,12 @@ local format = string.format
 
 local EXTRA = { max_pages = true }
 
-local function start(self, params, level)
+local function start(self, params, call_opts, level)
     client.check_self(self, level + 1)
     local body, why = search.shape(params, EXTRA)
     if not body then errors.invalid(why, level + 1) end
+    local call, cwhy = client.call_options(call_opts, "pages")
+    if not call then errors.invalid(cwhy, level + 1) end
     local max_pages = params and params.max_pages
     if max_pages ~= nil then
         local bad = args.check_type("max_pages", max_pages, "integer")
@@ -23,17 +25,17 @@ local function start(self, params, level)
             errors.invalid(bad or format("max_pages must be at least 1, got %s", tostring(max_pages)), level + 1)
         end
     end
-    return body, max_pages
+    return body, max_pages, call
 end
 
---- for page, meta in client:pages(params) do ... end
-function client.methods:pages(params)
-    local body, max_pages = start(self, params, 2)
+--- for page, meta in client:pages(params [, call_opts]) do ... end
+function client.methods:pages(params, call_opts)
+    local body, max_pages, call = start(self, params, call_opts, 2)
     local fetched, done = 0, false
     return function()
         if done or (max_pages and fetched >= max_pages) then return nil end
         local cursor = body.cursor
-        local page, meta = search.fetch(self, body)
+        local page, meta = search.fetch(self, body, call)
         if not page then
             done = true
             meta.cursor = cursor
@@ -49,10 +51,10 @@ function client.methods:pages(params)
     end
 end
 
---- for item, meta in client:items(params) do ... end
-function client.methods:items(params)
-    start(self, params, 2)
-    local next_page = self:pages(params)
+--- for item, meta in client:items(params [, call_opts]) do ... end
+function client.methods:items(params, call_opts)
+    start(self, params, call_opts, 2)
+    local next_page = self:pages(params, call_opts)
     local page, meta, i = nil, nil, 0
     return function()
         while true do

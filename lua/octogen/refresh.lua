@@ -57,11 +57,6 @@ end
 
 local function check_opts(opts)
     if opts == nil then return MAX_BATCH end
-    if type(opts) ~= "table" then
-        return nil, format("refresh_products options must be a table, got %s", type(opts))
-    end
-    local why = args.check_keys("refresh_products option", opts, { batch_size = true })
-    if why then return nil, why end
     local size = opts.batch_size
     if size == nil then return MAX_BATCH end
     why = args.check_type("batch_size", size, "integer")
@@ -80,6 +75,8 @@ function client.methods:refresh_products(targets, opts)
     if not args.is_sequence(targets) then
         errors.invalid("targets must be a non-empty list", 2)
     end
+    local call, cwhy = client.call_options(opts, "refresh_products", { batch_size = true })
+    if not call then errors.invalid(cwhy, 2) end
     local batch_size, why = check_opts(opts)
     if not batch_size then errors.invalid(why, 2) end
 
@@ -122,7 +119,7 @@ function client.methods:refresh_products(targets, opts)
             table.insert(pending[key], index)
         end
         local body = client.encode({ targets = wire }, "targets", 2)
-        local res, meta = self:_request("POST", "products/refresh", body, "object rejected:array")
+        local res, meta = client.send(self, "POST", "products/refresh", body, "object rejected:array", call)
         local err
         if not res then
             err = meta

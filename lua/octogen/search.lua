@@ -111,9 +111,9 @@ function M.shape(params, extra)
 end
 
 --- One search request from an already shaped body.
-function M.fetch(self, body)
-    local page, meta = self:_request("POST", "products/search",
-        client.encode(body, "search parameters", 3), "object items:array")
+function M.fetch(self, body, call)
+    local page, meta = client.send(self, "POST", "products/search",
+        client.encode(body, "search parameters", 3), "object items:array", call)
     if not page then return nil, meta end
     -- The C core has checked that items, when present, is a JSON array.
     if page.items == nil then page.items = {} end
@@ -123,11 +123,13 @@ function M.fetch(self, body)
     return page, meta
 end
 
-function client.methods:search_products(params)
+function client.methods:search_products(params, call_opts)
     client.check_self(self, 2)
     local body, why = M.shape(params)
     if not body then errors.invalid(why, 2) end
-    return M.fetch(self, body)
+    local call, cwhy = client.call_options(call_opts, "search_products")
+    if not call then errors.invalid(cwhy, 2) end
+    return M.fetch(self, body, call)
 end
 
 return M
