@@ -389,7 +389,7 @@ static int l_request(lua_State *L)
     const char *expect = luaL_optstring(L, 5, NULL);
     const char *data, *why = NULL, *mismatch;
     octogen_response r;
-    octogen_call call = {0, NULL, 0};
+    octogen_call call = {0, NULL, 0, NULL};
     int header_idx, top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
     shape sh;
 
@@ -402,7 +402,9 @@ static int l_request(lua_State *L)
         call.content_type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
         lua_getfield(L, 6, "no_auth");
         call.no_auth = lua_toboolean(L, -1);
-        lua_pop(L, 3);  /* content_type stays anchored in the call table */
+        lua_getfield(L, 6, "basic");
+        call.basic = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+        lua_pop(L, 4);  /* the strings stay anchored in the call table */
         if (call.content_type != NULL &&
             has_line_break(call.content_type, strlen(call.content_type)))
             return luaL_argerror(L, 6, "content_type contains CR or LF");

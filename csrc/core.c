@@ -31,6 +31,35 @@ static int l_http_date(lua_State *L)
     return 1;
 }
 
+/* core.parse_url(url) -> scheme, host | nil, message: libcurl's own URL
+ * parser, so that the host we judge is the host libcurl will connect to. */
+static int l_parse_url(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    CURLUcode rc;
+    if (u == NULL)
+        return luaL_error(L, "out of memory");
+    rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (rc != CURLUE_OK) {
+        curl_url_cleanup(u);
+        lua_pushnil(L);
+        lua_pushstring(L, curl_url_strerror(rc));
+        return 2;
+    }
+    lua_pushstring(L, scheme);
+    lua_pushstring(L, host);
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return 2;
+}
+
 /* core.now() -> seconds since the epoch, with sub-second precision. */
 static int l_now(lua_State *L)
 {
@@ -77,6 +106,8 @@ int luaopen_octogen_core(lua_State *L)
     lua_setfield(L, -2, "sleep");
     lua_pushcfunction(L, l_http_date);
     lua_setfield(L, -2, "http_date");
+    lua_pushcfunction(L, l_parse_url);
+    lua_setfield(L, -2, "parse_url");
     lua_pushcfunction(L, l_now);
     lua_setfield(L, -2, "now");
 

@@ -19,6 +19,21 @@
 #define TIMEOUT_CODES(X)                \
     X(CURLE_OPERATION_TIMEDOUT)
 
+/* Failures of TLS itself. Those of verification are final: the same
+ * certificate will fail the same way, so they are not worth a retry. */
+#define TLS_CODES(X)                                  \
+    X(CURLE_SSL_CONNECT_ERROR, 1)                     \
+    X(CURLE_PEER_FAILED_VERIFICATION, 0)              \
+    X(CURLE_SSL_CERTPROBLEM, 0)                       \
+    X(CURLE_SSL_CIPHER, 0)                            \
+    X(CURLE_SSL_CACERT_BADFILE, 0)                    \
+    X(CURLE_SSL_CRL_BADFILE, 0)                       \
+    X(CURLE_SSL_ISSUER_ERROR, 0)                      \
+    X(CURLE_SSL_PINNEDPUBKEYNOTMATCH, 0)              \
+    X(CURLE_SSL_INVALIDCERTSTATUS, 0)                 \
+    X(CURLE_SSL_SHUTDOWN_FAILED, 1)                   \
+    X(CURLE_USE_SSL_FAILED, 0)
+
 /* How much of a non-string detail goes into the one-line message. */
 #define MESSAGE_DETAIL_MAX 300
 
@@ -68,6 +83,17 @@ void errors_push_transport(lua_State *L, const octogen_response *r,
     lua_setfield(L, -2, "message");
     lua_pushinteger(L, (lua_Integer)r->code);
     lua_setfield(L, -2, "curl_code");
+#define X(c, retry)                                 \
+    if (r->code == (c)) {                           \
+        lua_pushboolean(L, 1);                      \
+        lua_setfield(L, -2, "tls");                 \
+        if (!(retry)) {                             \
+            lua_pushboolean(L, 0);                  \
+            lua_setfield(L, -2, "retryable");       \
+        }                                           \
+    }
+    TLS_CODES(X)
+#undef X
 }
 
 /* status_code, headers, body and request_id (from the header) on the error

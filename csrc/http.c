@@ -136,7 +136,13 @@ CURLcode http_perform(octogen_client *c, const char *method, const char *path,
                              ? NULL : method);
     }
 
+    if (call->basic != NULL) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERPWD, call->basic);
+    }
     code = curl_easy_perform(e);
+    if (call->basic != NULL)
+        curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
     /* Don't keep pointers to the caller's strings or to this stack frame
      * past this call. */
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);

@@ -53,6 +53,7 @@ typedef struct {
     long timeout_ms;            /* 0: the client's */
     const char *content_type;   /* NULL: application/json when there is a body */
     int no_auth;                /* send no Authorization header */
+    const char *basic;          /* "user:password" for HTTP Basic, or NULL */
 } octogen_call;
 
 /* The outcome of one transfer, read by errors.c and client.c. */

@@ -41,6 +41,7 @@ build = {
       },
       ["octogen"] = "lua/octogen/init.lua",
       ["octogen.args"] = "lua/octogen/args.lua",
+      ["octogen.auth"] = "lua/octogen/auth.lua",
       ["octogen.client"] = "lua/octogen/client.lua",
       ["octogen.errors"] = "lua/octogen/errors.lua",
       ["octogen.pager"] = "lua/octogen/pager.lua",

@@ -74,17 +74,16 @@ local LOOPBACK = { localhost = true, ["[::1]"] = true }
 -- loopback unless allow_insecure_http says otherwise.
 function M.check_url(url, name, allow_insecure_http)
     url = url:gsub("/+$", "")
-    local scheme, host = url:match("^(%a+)://([^/%s]+)")
-    scheme = scheme and scheme:lower()
-    if (scheme ~= "http" and scheme ~= "https") or url:find("[%s%c]") then
+    local scheme, host = core.parse_url(url)
+    if (scheme ~= "http" and scheme ~= "https") or url:find("[%s%c]") or not url:match("^%a+://") then
         return nil, format("option %s must be an http:// or https:// URL, got %q", name, url)
     end
-    if scheme == "http" and not allow_insecure_http then
-        local h = host:lower():gsub("^.*@", ""):gsub(":%d+$", "")
-        if not (LOOPBACK[h] or h:match("^127%.%d+%.%d+%.%d+$")) then
-            return nil, format("option %s must use https:// for a host that is not loopback " ..
-                "(the key would travel in clear text); allow_insecure_http = true overrides", name)
-        end
+    -- The host is libcurl's reading of the URL: the one it will connect to.
+    host = host:lower()
+    if scheme == "http" and not allow_insecure_http
+        and not (LOOPBACK[host] or host:match("^127%.%d+%.%d+%.%d+$")) then
+        return nil, format("option %s must use https:// for a host that is not loopback " ..
+            "(the key would travel in clear text); allow_insecure_http = true overrides", name)
     end
     return url
 end

@@ -11,6 +11,7 @@ local client = require "octogen.client"
 require "octogen.search"
 require "octogen.pager"
 require "octogen.refresh"
+local auth = require "octogen.auth"
 
 return {
     VERSION = core.VERSION,
@@ -22,6 +23,8 @@ return {
     array = core.array,
     --- octogen.client([opts]) -> client
     client = client.new,
+    --- Token providers for the api_key option (client_credentials).
+    auth = auth,
     --- True when v is an octogen error object.
     is_error = errors.is_error,
     --- Class name -> parent class name, for code that walks the hierarchy.

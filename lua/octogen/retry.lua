@@ -22,6 +22,8 @@ M.DEFAULT_MAX_RETRIES = 2
 local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
 
 function M.retryable(err)
+    -- The C core marks failures that cannot change (TLS verification).
+    if err.retryable == false then return false end
     if err.status_code == nil then
         return err.name == "ConnectionError" or err.name == "TimeoutError"
     end

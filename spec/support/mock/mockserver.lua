@@ -266,8 +266,48 @@ local function authenticate()
         return nil, detail(401, "Authorization Bearer token required", { ["WWW-Authenticate"] = "Bearer" })
     end
     local grants = data.grants(token)
+    if not grants then
+        -- an OAuth2 access token from /oauth/token, until it expires
+        local expiry = state:get("token:" .. token)
+        if expiry and expiry > ngx.now() then grants = data.grants("octo_test_key") end
+    end
     if not grants then return nil, detail(401, "Invalid API key") end
     return grants
+end
+
+---------------------------------------------------------------------------
+-- POST /oauth/token: OAuth2 client credentials (RFC 6749 section 4.4).
+-- Known client: octo_client / octo_secret; a client id ending in
+-- "_ttl_<n>" gets tokens that live n seconds (default 7200).
+
+local function oauth_error(status, code)
+    return { status = status, body = json.encode({ error = code }) }
+end
+
+local function oauth_token(raw)
+    if ngx.req.get_method() ~= "POST" then return detail(405, "Method Not Allowed", { Allow = "POST" }) end
+    local ctype = ngx.var.http_content_type or ""
+    if not ctype:find("application/x-www-form-urlencoded", 1, true) then
+        return oauth_error(400, "invalid_request")
+    end
+    local form = ngx.decode_args(raw or "", 0)
+    if form.grant_type ~= "client_credentials" then return oauth_error(400, "unsupported_grant_type") end
+    local id, secret = form.client_id, form.client_secret
+    local auth = ngx.var.http_authorization
+    if auth and auth:match("^Basic ") then
+        local pair = ngx.decode_base64(auth:sub(7)) or ""
+        id, secret = pair:match("^([^:]*):(.*)$")
+        id, secret = id and ngx.unescape_uri(id), secret and ngx.unescape_uri(secret)
+    end
+    if type(id) ~= "string" or id:sub(1, 11) ~= "octo_client" or secret ~= "octo_secret" then
+        return oauth_error(401, "invalid_client")
+    end
+    local ttl = tonumber(id:match("_ttl_(%d+)$")) or 7200
+    local token = "oat-" .. state:incr("oauth_token", 1, 0)
+    state:set("token:" .. token, ngx.now() + ttl)
+    local res = { access_token = token, token_type = "Bearer", expires_in = ttl }
+    if type(form.scope) == "string" then res.scope = form.scope end
+    return ok(200, res)
 end
 
 local function grant_set(grants)
@@ -933,6 +973,12 @@ local function control(uri, method)
         return send(200, json.encode({ ok = true, faults = #rules }))
     elseif uri == "/_mock/faults" and method == "GET" then
         return send(200, state:get("faults") or "[]")
+    elseif uri == "/_mock/revoke_tokens" and method == "POST" then
+        -- every OAuth2 token issued so far stops working
+        for _, k in ipairs(state:get_keys(0)) do
+            if k:sub(1, 6) == "token:" then state:delete(k) end
+        end
+        return send(200, '{"ok":true}')
     elseif uri == "/_mock/stats" and method == "GET" then
         return send(200, json.encode({
             requests = state:get("req_n") or 0, connections = conns:get("conn_n") or 0,
@@ -959,6 +1005,10 @@ function M.handle()
     ctx.reset = ngx.time() + 60
 
     local rule = take_fault(uri, method)
+    if uri == "/oauth/token" and not rule then
+        local res = oauth_token(raw)
+        return send(res.status, res.body, res.headers)
+    end
     if rule then
         if tonumber(rule.latency_ms) then ngx.sleep(tonumber(rule.latency_ms) / 1000) end
         if not absent(rule.status) or not absent(rule.mode) then
