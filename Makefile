@@ -31,7 +31,7 @@ PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
 RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 BUSTED  = $(RUN_ENV) OCTOGEN_TEST_LUA=$(LUA_BIN) $(LUA_BIN) /usr/bin/busted
 
-.PHONY: all deps test demo bench clean rock rock-check
+.PHONY: all deps test test-all demo bench soak clean rock rock-check
 
 all: $(MODULE)
 
@@ -50,6 +50,13 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	$(BUSTED) $(BUSTED_ARGS) spec
 
+# The suite under every Lua the module supports (Debian's busted runs on
+# all four).
+LUAS := 5.4 5.3 5.1 luajit
+test-all: deps
+	@sh .ci/install-deps lua5.1 liblua5.1-0-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
+	@set -e; for v in $(LUAS); do echo "=== Lua $$v"; $(MAKE) --no-print-directory test LUA=$$v; done
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh examples/run-demo.sh "$(LUA_BIN)" "$(BUILD)"
@@ -61,6 +68,10 @@ PIN := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
 bench: deps
 	@$(MAKE) --no-print-directory all
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/throughput.lua
+
+soak: deps
+	@$(MAKE) --no-print-directory all
+	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/soak.lua $(SOAK_REQUESTS)
 
 # Install the rock into build/rock, offline, as a user would from a checkout,
 # then load it from outside the checkout.
