@@ -33,7 +33,6 @@ typedef struct {
 } frame;
 
 typedef struct {
-    yajl_handle h;   /* owned; freed by decoder_gc even if Lua raises */
     lua_State *L;
     int depth;
     int top_is;
@@ -61,14 +60,21 @@ static void note(decoder *d, int kind)
     }
 }
 
+/* The yajl handle lives in a small userdata so that its finalizer frees
+ * it even when a Lua error unwinds through the parser; the decoder state
+ * itself is on the C stack, so a decode allocates nothing big. */
+typedef struct {
+    yajl_handle h;
+} parser_box;
+
 #define DECODER_MT "octogen.decoder"
 
 static int decoder_gc(lua_State *L)
 {
-    decoder *d = (decoder *)lua_touserdata(L, 1);
-    if (d->h != NULL) {
-        yajl_free(d->h);
-        d->h = NULL;
+    parser_box *b = (parser_box *)lua_touserdata(L, 1);
+    if (b->h != NULL) {
+        yajl_free(b->h);
+        b->h = NULL;
     }
     return 0;
 }
@@ -269,11 +275,13 @@ int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is
                          const char *watch, int *watched_kind, const char **why)
 {
     int base = lua_gettop(L);
-    decoder *d;
+    decoder dec;
+    decoder *d = &dec;
+    parser_box *box;
     yajl_status st;
 
-    d = (decoder *)lua_newuserdata(L, sizeof *d);
-    d->h = NULL;
+    box = (parser_box *)lua_newuserdata(L, sizeof *box);
+    box->h = NULL;
     luaL_getmetatable(L, DECODER_MT);
     lua_setmetatable(L, -2);
     d->L = L;
@@ -285,15 +293,17 @@ int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is
     d->watch_len = watch != NULL ? strlen(watch) : 0;
     d->watching = 0;
     d->watched_kind = JSON_KIND_ABSENT;
-    d->h = yajl_alloc(&decode_callbacks, NULL, d);
-    if (d->h == NULL) {
+    box->h = yajl_alloc(&decode_callbacks, NULL, d);
+    if (box->h == NULL) {
         lua_settop(L, base);
         *why = "out of memory";
         return 0;
     }
-    st = yajl_parse(d->h, (const unsigned char *)json, len);
+    st = yajl_parse(box->h, (const unsigned char *)json, len);
     if (st == yajl_status_ok)
-        st = yajl_complete_parse(d->h);
+        st = yajl_complete_parse(box->h);
+    yajl_free(box->h);
+    box->h = NULL;
     if (st != yajl_status_ok) {
         if (d->too_deep)
             *why = "JSON is nested too deeply";
@@ -301,18 +311,14 @@ int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is
             *why = "empty body";
         else
             *why = "invalid JSON";
-        yajl_free(d->h);
-        d->h = NULL;
         lua_settop(L, base);
         return 0;
     }
-    yajl_free(d->h);
-    d->h = NULL;
     if (top_is != NULL)
         *top_is = d->top_is;
     if (watched_kind != NULL)
         *watched_kind = d->watched_kind;
-    /* Stack: base, decoder box, value. Keep the value only. */
+    /* Stack: base, parser box, value. Keep the value only. */
     lua_remove(L, base + 1);
     return 1;
 }

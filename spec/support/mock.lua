@@ -3,7 +3,7 @@
 --- luasocket and lua-cjson.
 ---
 ---     local mock = require "spec.support.mock"
----     local server = mock.start()          -- opts: {port = n}
+---     local server = mock.start()          -- opts: {port = n, tls = true, tls_names = {...}}
 ---     server.base_url                       -- "http://127.0.0.1:PORT/v1"
 ---     server:fault{status = 429, retry_after = 2, times = 1}
 ---     ... server:requests(), server:last_request(), server:stats()
@@ -11,6 +11,20 @@
 ---
 --- stop() is idempotent; a __gc finalizer stops a forgotten server as a last
 --- resort. Nothing here ever kills a process it did not start.
+---
+--- TLS mode, mock.start{tls = true}: at start the openssl CLI makes a
+--- throwaway CA (EC P-256, valid one day) and a server certificate signed by
+--- it for IP:127.0.0.1 and DNS:localhost (tls_names = {"DNS:wrong.example"}
+--- replaces that list), all in the server's private prefix, which stop()
+--- removes with the keys. The API, /_mock/ included, is served over https:
+---     server.tls = true
+---     server.base_url                       -- "https://127.0.0.1:PORT/v1"
+---     server.ca_file                        -- the CA certificate (PEM)
+---     server.ca_path                        -- a directory with it, hashed (for CAPATH)
+--- The harness's own control calls go to a second listener, plain http on
+--- another loopback port (server.control_port), that serves /_mock/ only:
+--- luasocket cannot speak https without luasec, and this keeps the control
+--- path the same code in both modes.
 
 local socket = require "socket"
 local http = require "socket.http"
@@ -277,6 +291,8 @@ Server.__gc = finalize
 
 local function new_server(fields)
     local server = setmetatable(fields, Server)
+    local scheme = server.tls and "https" or "http"
+    local control_port = server.control_port or server.port
     if _VERSION == "Lua 5.1" then
         -- tables get no __gc in 5.1/LuaJIT: hang it on a userdata proxy
         local proxy = newproxy and newproxy(true)
@@ -285,8 +301,8 @@ local function new_server(fields)
             server._gc_proxy = proxy
         end
     end
-    server.base_url = "http://127.0.0.1:" .. server.port .. "/v1"
-    server.control_url = "http://127.0.0.1:" .. server.port .. "/_mock"
+    server.base_url = scheme .. "://127.0.0.1:" .. server.port .. "/v1"
+    server.control_url = "http://127.0.0.1:" .. control_port .. "/_mock"
     return server
 end
 
@@ -312,31 +328,149 @@ local function make_prefix()
     return dir
 end
 
+---------------------------------------------------------------------------
+-- TLS material (openssl CLI), generated per server into PREFIX/tls
+
+-- The certificate's subjectAltName entries: only "DNS:name" and "IP:addr"
+-- with plain characters, since they go into an openssl config file.
+local function check_tls_names(names)
+    if names == nil then return { "IP:127.0.0.1", "DNS:localhost" } end
+    if type(names) ~= "table" or #names == 0 then
+        error("mock: tls_names must be a non-empty list like {\"DNS:localhost\", \"IP:127.0.0.1\"}", 0)
+    end
+    for _, n in ipairs(names) do
+        if type(n) ~= "string" or not (n:match("^DNS:[%w.*-]+$") or n:match("^IP:[%x.:]+$")) then
+            error("mock: bad tls_names entry " .. tostring(n) .. " (want DNS:name or IP:address)", 0)
+        end
+    end
+    return names
+end
+
+local OPENSSL_CNF = [[
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = ${SAN}
+]]
+
+-- Make PREFIX/tls/{ca.crt, ca.key, server.crt, server.key, ca.d/HASH.0};
+-- returns the tls directory or raises with openssl's output.
+local function make_tls(prefix, names)
+    local dir = prefix .. "/tls"
+    assert(sh_ok("mkdir -p " .. quote(dir .. "/ca.d")), "mock: mkdir failed")
+    local cnf = dir .. "/openssl.cnf"
+    write_file(cnf, (OPENSSL_CNF:gsub("%${SAN}", table.concat(names, ", "))))
+    local cn = names[1]:match("^%a+:(.*)$")
+    local log = dir .. "/openssl.log"
+    local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    local steps = {
+        -- the CA: self-signed, one day
+        "openssl req -x509 " .. ec .. " -days 1 -config " .. quote(cnf) .. " -extensions ca_ext"
+            .. " -subj '/O=octogen-lua mock/CN=octogen-lua throwaway test CA'"
+            .. " -keyout " .. quote(dir .. "/ca.key") .. " -out " .. quote(dir .. "/ca.crt"),
+        -- the server key and request
+        "openssl req -new " .. ec .. " -config " .. quote(cnf)
+            .. " -subj " .. quote("/O=octogen-lua mock/CN=" .. cn)
+            .. " -keyout " .. quote(dir .. "/server.key") .. " -out " .. quote(dir .. "/server.csr"),
+        -- signed by the CA, one day
+        "openssl x509 -req -in " .. quote(dir .. "/server.csr") .. " -CA " .. quote(dir .. "/ca.crt")
+            .. " -CAkey " .. quote(dir .. "/ca.key") .. " -set_serial 0x" .. ("%x"):format(os.time())
+            .. " -days 1 -extfile " .. quote(cnf) .. " -extensions server_ext"
+            .. " -out " .. quote(dir .. "/server.crt"),
+    }
+    for _, cmd in ipairs(steps) do
+        if not sh_ok("umask 077; " .. cmd .. " >>" .. quote(log) .. " 2>&1 </dev/null") then
+            error("mock: openssl failed (is the openssl CLI installed?): " .. cmd .. "\n" .. tail(log, 10), 0)
+        end
+    end
+    -- A CApath-style directory: the CA under its subject hash.
+    local hash = (read_cmd("openssl x509 -hash -noout -in " .. quote(dir .. "/ca.crt") .. " 2>/dev/null") or "")
+        :match("^(%x+)")
+    if not hash then error("mock: openssl x509 -hash failed", 0) end
+    write_file(dir .. "/ca.d/" .. hash .. ".0", assert(read_file(dir .. "/ca.crt")))
+    return dir
+end
+
+-- The template with the "#tls " lines kept (TLS mode) or dropped.
+local function tls_lines(template, tls)
+    local out = {}
+    for line in (template .. "\n"):gmatch("(.-)\n") do
+        local rest = line:match("^#tls ?(.*)$")
+        if rest == nil then
+            out[#out + 1] = line
+        elseif tls then
+            out[#out + 1] = rest
+        end
+    end
+    return table.concat(out, "\n")
+end
+
 local function is_root()
     return (read_cmd("id -u 2>/dev/null") or ""):match("^0%s*$") ~= nil
 end
 
-local function ready(port)
+local function ready(port, tls_port)
     local code = request("http://127.0.0.1:" .. port .. "/_mock/stats", "GET", nil, 1)
-    return code == 200
+    if code ~= 200 then return false end
+    if tls_port then
+        -- nginx binds every listener before it daemonizes; check anyway
+        local s = socket.tcp()
+        s:settimeout(1)
+        local ok = s:connect("127.0.0.1", tls_port)
+        s:close()
+        return ok ~= nil
+    end
+    return true
 end
 
---- Start a mock server on 127.0.0.1. opts: {port = n} (default: a free port).
+--- Start a mock server on 127.0.0.1. opts: {port = n} (default: a free
+--- port); tls = true for https (see the top of this file), with tls_names
+--- the certificate's subjectAltName entries (default {"IP:127.0.0.1",
+--- "DNS:localhost"}).
 function M.start(opts)
     opts = opts or {}
+    local tls = opts.tls and true or false
+    local names
+    if tls then
+        local ok, err = pcall(check_tls_names, opts.tls_names)
+        if not ok then error(err, 2) end
+        names = err
+    end
     if not read_file("/usr/lib/nginx/modules/ngx_http_lua_module.so") then
         error("mock: /usr/lib/nginx/modules/ngx_http_lua_module.so is missing "
             .. "(install libnginx-mod-http-lua: make deps)", 2)
     end
     local template = assert(read_file(M.MOCK_DIR .. "/nginx.conf"), "mock: nginx.conf template missing")
+    template = tls_lines(template, tls)
     local prefix = make_prefix()
+    if tls then
+        local ok, err = pcall(make_tls, prefix, names)
+        if not ok then
+            os.execute("rm -rf " .. quote(prefix))
+            error(err, 2)
+        end
+    end
     local user_line = is_root() and "user root root;" or ""
     local cpath = cjson_cpath()
     local last_err
     for attempt = 1, (opts.port and 1 or PORT_ATTEMPTS) do
         local port = opts.port or free_port()
+        local control_port = tls and free_port() or nil
+        if control_port == port then control_port = free_port() end
         write_file(prefix .. "/conf/nginx.conf", render(template, {
             PORT = port, PREFIX = prefix, MOCKDIR = M.MOCK_DIR, LUA_CPATH = cpath, USER_LINE = user_line,
+            SSL = tls and " ssl" or "", CONTROL_PORT = control_port or "-",
         }))
         os.remove(prefix .. "/logs/nginx.pid")
         local log = prefix .. "/logs/error.log"
@@ -349,13 +483,20 @@ function M.start(opts)
             local deadline = socket.gettime() + START_TIMEOUT
             while socket.gettime() < deadline do
                 pid = tonumber((read_file(prefix .. "/logs/nginx.pid") or ""):match("%d+"))
-                if pid and ready(port) then
-                    return new_server { port = port, pid = pid, prefix = prefix }
+                if pid and ready(control_port or port, control_port and port) then
+                    if not tls then
+                        return new_server { port = port, pid = pid, prefix = prefix }
+                    end
+                    return new_server {
+                        port = port, pid = pid, prefix = prefix, tls = true, control_port = control_port,
+                        ca_file = prefix .. "/tls/ca.crt", ca_path = prefix .. "/tls/ca.d",
+                        tls_names = names,
+                    }
                 end
                 socket.sleep(0.02)
             end
             -- started but never answered: stop what we started
-            new_server({ port = port, pid = pid, prefix = "" }):stop()
+            new_server({ port = port, pid = pid, prefix = "", tls = tls, control_port = control_port }):stop()
             last_err = "mock: nginx did not answer on port " .. port .. " within " .. START_TIMEOUT .. " s"
         else
             last_err = "mock: nginx failed to start on port " .. port
