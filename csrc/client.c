@@ -9,12 +9,17 @@ static octogen_client *check_client(lua_State *L)
     return (octogen_client *)luaL_checkudata(L, 1, OCTOGEN_CLIENT_MT);
 }
 
-static octogen_client *check_open(lua_State *L)
+octogen_client *octogen_check_open(lua_State *L, int idx)
 {
-    octogen_client *c = check_client(L);
+    octogen_client *c = (octogen_client *)luaL_checkudata(L, idx, OCTOGEN_CLIENT_MT);
     if (c->easy == NULL)
         luaL_error(L, "octogen.client is closed");
     return c;
+}
+
+static octogen_client *check_open(lua_State *L)
+{
+    return octogen_check_open(L, 1);
 }
 
 /* The header lists hold the API key: wipe it before the memory goes back
@@ -51,8 +56,9 @@ static int set_auth(octogen_client *c, const char *token, size_t len)
 
 /* Idempotent: close(), __close and __gc all come here. The base URL stays
  * until collection so tostring() still works on a closed client. */
-static void release(octogen_client *c)
+static void release(lua_State *L, octogen_client *c)
 {
+    transfer_detach_all(L, c);
     if (c->easy != NULL) {
         curl_easy_cleanup(c->easy);
         c->easy = NULL;
@@ -60,20 +66,20 @@ static void release(octogen_client *c)
     free_headers(&c->headers);
     free_headers(&c->body_headers);
     set_auth(c, NULL, 0);
-    buffer_free(&c->url);
-    buffer_free(&c->response);
+    buffer_free(&c->ex.url);
+    buffer_free(&c->ex.response);
 }
 
 static int l_close(lua_State *L)
 {
-    release(check_client(L));
+    release(L, check_client(L));
     return 0;
 }
 
 static int l_gc(lua_State *L)
 {
     octogen_client *c = check_client(L);
-    release(c);
+    release(L, c);
     free(c->base_url);
     c->base_url = NULL;
     return 0;
@@ -207,8 +213,8 @@ int octogen_client_new(lua_State *L)
     lua_settop(L, 1);
     c = (octogen_client *)octogen_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
-    buffer_init(&c->url, 0);
-    buffer_init(&c->response, OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES);
+    buffer_init(&c->ex.url, 0);
+    buffer_init(&c->ex.response, OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES);
     /* The metatable goes on first so __gc owns whatever is built below,
      * even if building raises half-way. */
     luaL_getmetatable(L, OCTOGEN_CLIENT_MT);
@@ -228,7 +234,7 @@ int octogen_client_new(lua_State *L)
     max_bytes = lua_isnil(L, -1) ? (double)OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES
                                  : (double)luaL_checknumber(L, -1);
     lua_pop(L, 1);
-    c->response.limit = (size_t)max_bytes;
+    c->max_response_bytes = (size_t)max_bytes;
 
     build_headers(L, &c->headers, 0);
     build_headers(L, &c->body_headers, 1);
@@ -246,7 +252,8 @@ int octogen_client_new(lua_State *L)
     c->easy = curl_easy_init();
     if (c->easy == NULL)
         return luaL_error(L, "curl_easy_init failed");
-    http_configure(c);
+    http_configure(c->easy, c->connect_timeout_ms);
+    http_bind(c->easy, &c->ex);
     {
         const char *ca_file = opt_string(L, "ca_file");
         const char *ca_path = opt_string(L, "ca_path");
@@ -272,113 +279,12 @@ int octogen_client_new(lua_State *L)
     return 1;
 }
 
-/* {limit, remaining, reset} from the X-RateLimit-* headers; fields the
- * server did not send (or sent as non-numbers) are absent. */
-static void push_rate_limit(lua_State *L, int header_idx)
-{
-    static const char *const names[][2] = {
-        {"x-ratelimit-limit", "limit"},
-        {"x-ratelimit-remaining", "remaining"},
-        {"x-ratelimit-reset", "reset"},
-    };
-    size_t i;
-    lua_createtable(L, 0, 3);
-    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        lua_getfield(L, header_idx, names[i][0]);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            char *end;
-            const char *v = lua_tostring(L, -1);
-            long long n = strtoll(v, &end, 10);
-            if (end != v && *end == '\0') {
-                lua_pushinteger(L, (lua_Integer)n);
-                lua_setfield(L, -3, names[i][1]);
-            }
-        }
-        lua_pop(L, 1);
-    }
-}
-
-static void push_meta(lua_State *L, const octogen_response *r, int header_idx)
-{
-    lua_createtable(L, 0, 5);
-    lua_pushinteger(L, (lua_Integer)r->status);
-    lua_setfield(L, -2, "status");
-    lua_pushvalue(L, header_idx);
-    lua_setfield(L, -2, "headers");
-    lua_getfield(L, header_idx, "x-request-id");
-    lua_setfield(L, -2, "request_id");
-    lua_pushnumber(L, (lua_Number)r->elapsed);
-    lua_setfield(L, -2, "elapsed");
-    lua_pushinteger(L, 1);
-    lua_setfield(L, -2, "attempts");
-    push_rate_limit(L, header_idx);
-    lua_setfield(L, -2, "rate_limit");
-}
-
-/* The shape a caller promises for a good answer: "array", "object", or
- * "object NAME:KIND" where the top-level member NAME, when present and not
- * null, must be of KIND ("array" or "object"). */
-typedef struct {
-    int top;            /* JSON_TOP_*, or -1 for any */
-    char member[64];    /* "" for none */
-    int member_kind;    /* JSON_KIND_* */
-} shape;
-
-static int kind_named(const char *s, size_t n, int array, int object)
-{
-    if (n == 5 && memcmp(s, "array", 5) == 0)
-        return array;
-    if (n == 6 && memcmp(s, "object", 6) == 0)
-        return object;
-    return -1;
-}
-
-static void parse_shape(lua_State *L, const char *expect, shape *sh)
-{
-    const char *sp, *colon;
-    sh->top = -1;
-    sh->member[0] = '\0';
-    sh->member_kind = JSON_KIND_ABSENT;
-    if (expect == NULL)
-        return;
-    sp = strchr(expect, ' ');
-    sh->top = kind_named(expect, sp ? (size_t)(sp - expect) : strlen(expect),
-                         JSON_TOP_ARRAY, JSON_TOP_OBJECT);
-    if (sh->top < 0)
-        luaL_argerror(L, 5, "unknown shape");
-    if (sp == NULL)
-        return;
-    colon = strchr(sp + 1, ':');
-    if (colon == NULL || (size_t)(colon - sp - 1) >= sizeof sh->member)
-        luaL_argerror(L, 5, "unknown shape");
-    memcpy(sh->member, sp + 1, (size_t)(colon - sp - 1));
-    sh->member[colon - sp - 1] = '\0';
-    sh->member_kind = kind_named(colon + 1, strlen(colon + 1), JSON_KIND_ARRAY,
-                                 JSON_KIND_OBJECT);
-    if (sh->member_kind < 0)
-        luaL_argerror(L, 5, "unknown shape");
-}
-
-/* NULL when the decoded answer has the promised shape, else a message
- * format with one %s for the member name. */
-static const char *shape_mismatch(const shape *sh, int top_is, int member_kind)
-{
-    if (sh->top == JSON_TOP_ARRAY && top_is != JSON_TOP_ARRAY)
-        return "Octogen API returned a response that is not a JSON array";
-    if (sh->top == JSON_TOP_OBJECT && top_is != JSON_TOP_OBJECT)
-        return "Octogen API returned a response that is not a JSON object";
-    if (sh->member[0] != '\0' && member_kind != JSON_KIND_ABSENT &&
-        member_kind != JSON_KIND_NULL && member_kind != sh->member_kind)
-        return sh->member_kind == JSON_KIND_ARRAY
-                   ? "Octogen API returned a response whose %s is not a JSON array"
-                   : "Octogen API returned a response whose %s is not a JSON object";
-    return NULL;
-}
-
-/* client:_request(method, path [, body_json [, expect]])
+/* client:_request(method, path [, body_json [, expect [, call]]])
  *   -> result, meta | nil, err
- * expect (see parse_shape) is given when the caller knows the shape of a
- * good answer; a 2xx of another shape is then an APIError. */
+ * The blocking path: one exchange on the client's own easy handle. expect
+ * (see response_parse_shape) is given when the caller knows the shape of a
+ * good answer; call holds per-call settings (timeout, content_type,
+ * no_auth, basic). */
 static int l_request(lua_State *L)
 {
     octogen_client *c = check_open(L);
@@ -386,75 +292,18 @@ static int l_request(lua_State *L)
     const char *path = luaL_checkstring(L, 3);
     size_t body_len = 0;
     const char *body = luaL_optlstring(L, 4, NULL, &body_len);
-    const char *expect = luaL_optstring(L, 5, NULL);
-    const char *data, *why = NULL, *mismatch;
     octogen_response r;
-    octogen_call call = {0, NULL, 0, NULL};
-    int header_idx, top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
+    octogen_call call;
     shape sh;
+    CURLcode code;
 
-    parse_shape(L, expect, &sh);
-    if (lua_istable(L, 6)) {
-        lua_getfield(L, 6, "timeout");
-        if (!lua_isnil(L, -1))
-            call.timeout_ms = (long)(luaL_checknumber(L, -1) * 1000.0 + 0.5);
-        lua_getfield(L, 6, "content_type");
-        call.content_type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
-        lua_getfield(L, 6, "no_auth");
-        call.no_auth = lua_toboolean(L, -1);
-        lua_getfield(L, 6, "basic");
-        call.basic = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
-        lua_pop(L, 4);  /* the strings stay anchored in the call table */
-        if (call.content_type != NULL &&
-            has_line_break(call.content_type, strlen(call.content_type)))
-            return luaL_argerror(L, 6, "content_type contains CR or LF");
-    }
-    if (http_perform(c, method, path, body, body_len, &call, &r) != CURLE_OK) {
-        lua_pushnil(L);
-        if (r.code == CURLE_WRITE_ERROR && c->response.overflowed) {
-            http_push_headers(L, c);
-            errors_push_bad_body(L, &r, "response body is larger than max_response_bytes",
-                                 NULL, 0, -1);
-            lua_remove(L, -2);
-        } else {
-            errors_push_transport(L, &r, c->errbuf);
-        }
-        return 2;
-    }
-
-    http_push_headers(L, c);
-    header_idx = lua_gettop(L);
-    if (r.status < 200 || r.status >= 300) {
-        lua_pushnil(L);
-        errors_push_status(L, c, &r, header_idx);
-        return 2;
-    }
-    if (r.status == 204 || strcmp(method, "HEAD") == 0) {
-        lua_pushboolean(L, 1);
-        push_meta(L, &r, header_idx);
-        return 2;
-    }
-    data = c->response.data != NULL ? c->response.data : "";
-    if (!convert_decode_watch(L, data, c->response.len, &top_is,
-                              sh.member[0] ? sh.member : NULL, &member_kind, &why)) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "Octogen API returned a non-JSON response (%s)", why);
-        errors_push_bad_body(L, &r, lua_tostring(L, -1), data, c->response.len,
-                             header_idx);
-        lua_remove(L, -2);
-        return 2;
-    }
-    mismatch = shape_mismatch(&sh, top_is, member_kind);
-    if (mismatch != NULL) {
-        lua_pushnil(L);
-        lua_pushfstring(L, mismatch, sh.member);
-        errors_push_bad_body(L, &r, lua_tostring(L, -1), data, c->response.len,
-                             header_idx);
-        lua_remove(L, -2);
-        return 2;
-    }
-    push_meta(L, &r, header_idx);
-    return 2;
+    response_parse_shape(L, 5, luaL_optstring(L, 5, NULL), &sh);
+    response_read_call(L, 6, &call);
+    code = http_setup(c, &c->ex, method, path, body, body_len, &call, c->auth_line);
+    if (code == CURLE_OK)
+        code = curl_easy_perform(c->easy);
+    http_done(&c->ex, code, method, &r);
+    return response_push(L, &c->ex, &r, &sh);
 }
 
 /* client:_set_auth(token | nil): the Lua layer's token providers. */
@@ -516,6 +365,7 @@ void octogen_client_register(lua_State *L)
     lua_setfield(L, -2, "__tostring");
     lua_newtable(L);
     luaL_setfuncs(L, client_methods, 0);
+    transfer_register(L);
     /* The Lua layer adds the API methods to this same table. */
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "client_methods");

@@ -166,11 +166,11 @@ static void push_message(lua_State *L, long status, int detail_idx)
     lua_pushfstring(L, "Octogen API request failed with status %d", (int)status);
 }
 
-void errors_push_status(lua_State *L, octogen_client *c,
+void errors_push_status(lua_State *L, const buffer *response,
                         const octogen_response *r, int header_idx)
 {
-    const char *body = c->response.data != NULL ? c->response.data : "";
-    size_t len = c->response.len;
+    const char *body = response->data != NULL ? response->data : "";
+    size_t len = response->len;
     const char *why = NULL;
     int top_is = JSON_TOP_SCALAR;
     int err_idx, detail_idx;

@@ -1,8 +1,10 @@
-/* One HTTP exchange on the client's easy handle.
+/* One HTTP exchange on an easy handle.
  *
- * The handle is configured once (http_configure) and reused, so libcurl
+ * A handle is configured once (http_configure) and reused, so libcurl
  * keeps the connection alive between calls; per call we only set what
- * changes: URL, method, body and the header list. */
+ * changes: URL, method, body and the header list. The same setup serves
+ * the blocking path (curl_easy_perform on the client's own handle) and
+ * transfers run by the client's multi handle (transfer.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,63 +64,68 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
     return buffer_append(b, p, n) ? n : 0;
 }
 
-void http_configure(octogen_client *c)
+/* Options every easy handle of a client carries; set once per handle. */
+void http_configure(CURL *e, long connect_timeout_ms)
 {
-    CURL *e = c->easy;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &c->response);
     /* Any encoding libcurl was built with (gzip, deflate, br, zstd). */
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     /* Never follow a redirect: the Authorization header must not travel to
      * a host the caller did not name. A 3xx is reported as an APIError. */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 }
 
-CURLcode http_perform(octogen_client *c, const char *method, const char *path,
-                      const char *body, size_t body_len, const octogen_call *call,
-                      octogen_response *r)
+/* Points the handle's output at this exchange's buffers. */
+void http_bind(CURL *e, exchange *x)
 {
-    CURL *e = c->easy;
-    CURLcode code;
-    curl_off_t total_us = 0;
+    x->easy = e;
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &x->response);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
+}
+
+/* Everything but the transfer itself: URL, method, body, headers. The
+ * body and auth strings must outlive the transfer; the caller anchors
+ * them. Per-call headers are chained in front of the client's prepared
+ * list with nodes inside the exchange, so nothing is allocated here. */
+CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
+                    const char *path, const char *body, size_t body_len,
+                    const octogen_call *call, const char *auth_line)
+{
+    CURL *e = x->easy;
     size_t base_len = strlen(c->base_url);
-    /* Per-call headers are chained in front of the client's prepared list
-     * with nodes on this stack frame: libcurl only reads the list during
-     * the transfer, and nothing is allocated per call. */
-    struct curl_slist auth_node, type_node;
     struct curl_slist *list = body != NULL ? c->body_headers : c->headers;
-    char type_line[128];
 
     while (*path == '/')
         path++;
-    buffer_reset(&c->url);
-    if (!buffer_append(&c->url, c->base_url, base_len) ||
-        (*path != '\0' && (!buffer_append(&c->url, "/", 1) ||
-                           !buffer_append(&c->url, path, strlen(path)))))
+    buffer_reset(&x->url);
+    if (!buffer_append(&x->url, c->base_url, base_len) ||
+        (*path != '\0' && (!buffer_append(&x->url, "/", 1) ||
+                           !buffer_append(&x->url, path, strlen(path)))))
         return CURLE_OUT_OF_MEMORY;
     if (body != NULL && call->content_type != NULL) {
         /* body_headers starts with the JSON Content-Type; replace it. */
-        snprintf(type_line, sizeof type_line, "Content-Type: %s", call->content_type);
-        type_node.data = type_line;
-        type_node.next = c->body_headers->next;
-        list = &type_node;
+        snprintf(x->type_line, sizeof x->type_line, "Content-Type: %s", call->content_type);
+        x->type_node.data = x->type_line;
+        x->type_node.next = c->body_headers->next;
+        list = &x->type_node;
     }
-    if (c->auth_line != NULL && !call->no_auth) {
-        auth_node.data = c->auth_line;
-        auth_node.next = list;
-        list = &auth_node;
+    if (auth_line != NULL && !call->no_auth) {
+        x->auth_node.data = (char *)auth_line;
+        x->auth_node.next = list;
+        list = &x->auth_node;
     }
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms);
-    buffer_reset(&c->response);
-    c->errbuf[0] = '\0';
+    buffer_reset(&x->response);
+    x->response.limit = c->max_response_bytes;
+    x->errbuf[0] = '\0';
 
-    curl_easy_setopt(e, CURLOPT_URL, c->url.data);
+    curl_easy_setopt(e, CURLOPT_URL, x->url.data);
     if (body != NULL) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
@@ -135,37 +142,39 @@ CURLcode http_perform(octogen_client *c, const char *method, const char *path,
                          strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0
                              ? NULL : method);
     }
-
     if (call->basic != NULL) {
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(e, CURLOPT_USERPWD, call->basic);
     }
-    code = curl_easy_perform(e);
-    if (call->basic != NULL)
-        curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
-    /* Don't keep pointers to the caller's strings or to this stack frame
-     * past this call. */
+    return CURLE_OK;
+}
+
+/* After the transfer: read the outcome, and drop every pointer to the
+ * caller's strings and to the exchange's nodes. */
+void http_done(exchange *x, CURLcode code, const char *method, octogen_response *r)
+{
+    CURL *e = x->easy;
+    curl_off_t total_us = 0;
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-
+    curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
     r->code = code;
     r->status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
     r->elapsed = (double)total_us / 1e6;
     r->method = method;
-    r->url = c->url.data;
-    return code;
+    r->url = x->url.data;
 }
 
 /* Response headers of the last exchange as a table with lower-case names;
  * a repeated header is joined with ", " as RFC 9110 allows. */
-void http_push_headers(lua_State *L, octogen_client *c)
+void http_push_headers(lua_State *L, CURL *easy)
 {
     struct curl_header *h = NULL, *prev = NULL;
     char name[128];
     lua_newtable(L);
-    while ((h = curl_easy_nextheader(c->easy, CURLH_HEADER, -1, prev)) != NULL) {
+    while ((h = curl_easy_nextheader(easy, CURLH_HEADER, -1, prev)) != NULL) {
         size_t i, n = strlen(h->name);
         prev = h;
         if (n >= sizeof name)

@@ -32,20 +32,37 @@ int buffer_append(buffer *b, const char *p, size_t n);
 void buffer_reset(buffer *b);
 void buffer_free(buffer *b);
 
-/* One client: the easy handle, its prepared header lists and the buffers
- * reused across calls. Owned by the octogen.client userdata. */
+/* What one exchange owns besides its easy handle: buffers and the
+ * per-call header nodes libcurl reads during the transfer. */
+typedef struct {
+    CURL *easy;                       /* not owned */
+    buffer url;
+    buffer response;
+    char errbuf[CURL_ERROR_SIZE];
+    struct curl_slist auth_node, type_node;
+    char type_line[128];
+} exchange;
+
+#define OCTOGEN_EASY_POOL 16
+
+/* One client: the easy handle for blocking calls, the multi handle and a
+ * pool of easy handles for transfers started without waiting, and the
+ * prepared header lists. Owned by the octogen.client userdata. */
 typedef struct {
     CURL *easy;
+    exchange ex;                      /* the blocking path's */
+    CURLM *multi;                     /* made on the first start() */
+    CURL *pool[OCTOGEN_EASY_POOL];    /* idle easy handles for transfers */
+    int pooled;
+    int in_flight;
     struct curl_slist *headers;       /* accept, user agent, extras */
     struct curl_slist *body_headers;  /* the same plus Content-Type */
     char *auth_line;                  /* "Authorization: Bearer KEY", or NULL */
     char *base_url;                   /* no trailing slash */
     int insecure;                     /* TLS verification turned off */
-    buffer url;                       /* scratch for base_url + path */
-    buffer response;                  /* body of the last response */
-    char errbuf[CURL_ERROR_SIZE];
     long timeout_ms;
     long connect_timeout_ms;
+    size_t max_response_bytes;
 } octogen_client;
 
 /* What one call may change from the client's settings. */
@@ -65,16 +82,36 @@ typedef struct {
     const char *url;
 } octogen_response;
 
+/* The shape a caller promises for a good answer (response.c). */
+typedef struct {
+    int top;            /* JSON_TOP_*, or -1 for any */
+    char member[64];    /* "" for none */
+    int member_kind;    /* JSON_KIND_* */
+} shape;
+
 /* client.c */
 int octogen_client_new(lua_State *L);
 void octogen_client_register(lua_State *L);
+octogen_client *octogen_check_open(lua_State *L, int idx);
 
 /* http.c */
-void http_configure(octogen_client *c);
-CURLcode http_perform(octogen_client *c, const char *method, const char *path,
-                      const char *body, size_t body_len, const octogen_call *call,
-                      octogen_response *r);
-void http_push_headers(lua_State *L, octogen_client *c);
+void http_configure(CURL *e, long connect_timeout_ms);
+void http_bind(CURL *e, exchange *x);
+CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
+                    const char *path, const char *body, size_t body_len,
+                    const octogen_call *call, const char *auth_line);
+void http_done(exchange *x, CURLcode code, const char *method, octogen_response *r);
+void http_push_headers(lua_State *L, CURL *easy);
+
+/* response.c */
+void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh);
+int response_push(lua_State *L, exchange *x, const octogen_response *r,
+                  const shape *sh);
+void response_read_call(lua_State *L, int idx, octogen_call *call);
+
+/* transfer.c */
+void transfer_register(lua_State *L);
+void transfer_detach_all(lua_State *L, octogen_client *c);
 
 /* convert.c */
 void convert_register(lua_State *L);
@@ -95,7 +132,7 @@ enum {
 void errors_register(lua_State *L);
 void errors_push_transport(lua_State *L, const octogen_response *r,
                            const char *curl_message);
-void errors_push_status(lua_State *L, octogen_client *c,
+void errors_push_status(lua_State *L, const buffer *response,
                         const octogen_response *r, int header_idx);
 void errors_push_bad_body(lua_State *L, const octogen_response *r,
                           const char *message, const char *body, size_t len,

@@ -33,6 +33,7 @@ build = {
          sources = {
             "csrc/client.c", "csrc/compat.c", "csrc/convert.c",
             "csrc/core.c", "csrc/errors.c", "csrc/http.c",
+            "csrc/response.c", "csrc/transfer.c",
          },
          libraries = { "curl", "yajl" },
          incdirs = { "$(CURL_INCDIR)", "$(YAJL_INCDIR)" },

@@ -1,0 +1,182 @@
+/* A finished exchange turned into what the API methods return:
+ * result, meta on success, nil, err otherwise. */
+#include <stdlib.h>
+#include <string.h>
+#include "octogen.h"
+
+/* {limit, remaining, reset} from the X-RateLimit-* headers; fields the
+ * server did not send (or sent as non-numbers) are absent. */
+static void push_rate_limit(lua_State *L, int header_idx)
+{
+    static const char *const names[][2] = {
+        {"x-ratelimit-limit", "limit"},
+        {"x-ratelimit-remaining", "remaining"},
+        {"x-ratelimit-reset", "reset"},
+    };
+    size_t i;
+    lua_createtable(L, 0, 3);
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        lua_getfield(L, header_idx, names[i][0]);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            char *end;
+            const char *v = lua_tostring(L, -1);
+            long long n = strtoll(v, &end, 10);
+            if (end != v && *end == '\0') {
+                lua_pushinteger(L, (lua_Integer)n);
+                lua_setfield(L, -3, names[i][1]);
+            }
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static void push_meta(lua_State *L, const octogen_response *r, int header_idx)
+{
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)r->status);
+    lua_setfield(L, -2, "status");
+    lua_pushvalue(L, header_idx);
+    lua_setfield(L, -2, "headers");
+    lua_getfield(L, header_idx, "x-request-id");
+    lua_setfield(L, -2, "request_id");
+    lua_pushnumber(L, (lua_Number)r->elapsed);
+    lua_setfield(L, -2, "elapsed");
+    lua_pushinteger(L, 1);
+    lua_setfield(L, -2, "attempts");
+    push_rate_limit(L, header_idx);
+    lua_setfield(L, -2, "rate_limit");
+}
+
+
+static int kind_named(const char *s, size_t n, int array, int object)
+{
+    if (n == 5 && memcmp(s, "array", 5) == 0)
+        return array;
+    if (n == 6 && memcmp(s, "object", 6) == 0)
+        return object;
+    return -1;
+}
+
+/* expect is "array", "object", or "object NAME:KIND" where the top-level
+ * member NAME, when present and not null, must be of KIND ("array" or
+ * "object"); NULL accepts any JSON. arg is the argument it came from. */
+void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh)
+{
+    const char *sp, *colon;
+    sh->top = -1;
+    sh->member[0] = '\0';
+    sh->member_kind = JSON_KIND_ABSENT;
+    if (expect == NULL)
+        return;
+    sp = strchr(expect, ' ');
+    sh->top = kind_named(expect, sp ? (size_t)(sp - expect) : strlen(expect),
+                         JSON_TOP_ARRAY, JSON_TOP_OBJECT);
+    if (sh->top < 0)
+        luaL_argerror(L, arg, "unknown shape");
+    if (sp == NULL)
+        return;
+    colon = strchr(sp + 1, ':');
+    if (colon == NULL || (size_t)(colon - sp - 1) >= sizeof sh->member)
+        luaL_argerror(L, arg, "unknown shape");
+    memcpy(sh->member, sp + 1, (size_t)(colon - sp - 1));
+    sh->member[colon - sp - 1] = '\0';
+    sh->member_kind = kind_named(colon + 1, strlen(colon + 1), JSON_KIND_ARRAY,
+                                 JSON_KIND_OBJECT);
+    if (sh->member_kind < 0)
+        luaL_argerror(L, arg, "unknown shape");
+}
+
+/* NULL when the decoded answer has the promised shape, else a message
+ * format with one %s for the member name. */
+static const char *shape_mismatch(const shape *sh, int top_is, int member_kind)
+{
+    if (sh->top == JSON_TOP_ARRAY && top_is != JSON_TOP_ARRAY)
+        return "Octogen API returned a response that is not a JSON array";
+    if (sh->top == JSON_TOP_OBJECT && top_is != JSON_TOP_OBJECT)
+        return "Octogen API returned a response that is not a JSON object";
+    if (sh->member[0] != '\0' && member_kind != JSON_KIND_ABSENT &&
+        member_kind != JSON_KIND_NULL && member_kind != sh->member_kind)
+        return sh->member_kind == JSON_KIND_ARRAY
+                   ? "Octogen API returned a response whose %s is not a JSON array"
+                   : "Octogen API returned a response whose %s is not a JSON object";
+    return NULL;
+}
+
+/* call table at idx (or none) -> octogen_call; its strings stay anchored
+ * in the table, which the caller keeps on the stack. */
+void response_read_call(lua_State *L, int idx, octogen_call *call)
+{
+    call->timeout_ms = 0;
+    call->content_type = NULL;
+    call->no_auth = 0;
+    call->basic = NULL;
+    if (!lua_istable(L, idx))
+        return;
+    lua_getfield(L, idx, "timeout");
+    if (!lua_isnil(L, -1))
+        call->timeout_ms = (long)(luaL_checknumber(L, -1) * 1000.0 + 0.5);
+    lua_getfield(L, idx, "content_type");
+    call->content_type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_getfield(L, idx, "no_auth");
+    call->no_auth = lua_toboolean(L, -1);
+    lua_getfield(L, idx, "basic");
+    call->basic = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_pop(L, 4);
+    if (call->content_type != NULL &&
+        (strchr(call->content_type, '\r') != NULL || strchr(call->content_type, '\n') != NULL))
+        luaL_argerror(L, idx, "content_type contains CR or LF");
+}
+
+int response_push(lua_State *L, exchange *x, const octogen_response *r,
+                  const shape *sh)
+{
+    const char *data, *why = NULL, *mismatch;
+    int header_idx, top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
+
+    if (r->code != CURLE_OK) {
+        lua_pushnil(L);
+        if (r->code == CURLE_WRITE_ERROR && x->response.overflowed) {
+            http_push_headers(L, x->easy);
+            errors_push_bad_body(L, r, "response body is larger than max_response_bytes",
+                                 NULL, 0, -1);
+            lua_remove(L, -2);
+        } else {
+            errors_push_transport(L, r, x->errbuf);
+        }
+        return 2;
+    }
+
+    http_push_headers(L, x->easy);
+    header_idx = lua_gettop(L);
+    if (r->status < 200 || r->status >= 300) {
+        lua_pushnil(L);
+        errors_push_status(L, &x->response, r, header_idx);
+        return 2;
+    }
+    if (r->status == 204 || strcmp(r->method, "HEAD") == 0) {
+        lua_pushboolean(L, 1);
+        push_meta(L, r, header_idx);
+        return 2;
+    }
+    data = x->response.data != NULL ? x->response.data : "";
+    if (!convert_decode_watch(L, data, x->response.len, &top_is,
+                              sh->member[0] ? sh->member : NULL, &member_kind, &why)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "Octogen API returned a non-JSON response (%s)", why);
+        errors_push_bad_body(L, r, lua_tostring(L, -1), data, x->response.len,
+                             header_idx);
+        lua_remove(L, -2);
+        return 2;
+    }
+    mismatch = shape_mismatch(sh, top_is, member_kind);
+    if (mismatch != NULL) {
+        lua_pushnil(L);
+        lua_pushfstring(L, mismatch, sh->member);
+        errors_push_bad_body(L, r, lua_tostring(L, -1), data, x->response.len,
+                             header_idx);
+        lua_remove(L, -2);
+        return 2;
+    }
+    push_meta(L, r, header_idx);
+    return 2;
+}

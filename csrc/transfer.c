@@ -1,0 +1,302 @@
+/* Transfers started without waiting: the client's multi handle runs them
+ * all on the caller's thread, a little at each poll, reusing connections
+ * (and multiplexing them over HTTP/2 when the server offers it).
+ *
+ * A transfer is an "octogen.transfer" userdata owning its easy handle and
+ * its exchange buffers. While it runs, the client's config table (its
+ * uservalue) holds it in _inflight, keyed by the transfer's address, so it
+ * cannot be collected mid-flight; the transfer's own uservalue holds the
+ * client and the body, so neither goes away before it does. */
+#include <stdlib.h>
+#include <string.h>
+#include "octogen.h"
+
+#define TRANSFER_MT "octogen.transfer"
+
+enum { T_RUNNING = 1, T_DONE = 2, T_FINISHED = 3 };
+
+typedef struct {
+    exchange ex;              /* must stay first: CURLOPT_PRIVATE points here */
+    octogen_client *client;   /* NULL once detached */
+    char *auth_line;          /* owned copy: the client's may change meanwhile */
+    char method[16];
+    shape sh;
+    int state;
+    CURLcode code;
+} transfer;
+
+static void wipe_free(char **p)
+{
+    if (*p != NULL) {
+        memset(*p, 0, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+}
+
+/* Give the easy handle back to the client's pool, or free it. */
+static void drop_easy(transfer *t)
+{
+    CURL *e = t->ex.easy;
+    octogen_client *c = t->client;
+    if (e == NULL)
+        return;
+    t->ex.easy = NULL;
+    if (c != NULL && c->easy != NULL && c->pooled < OCTOGEN_EASY_POOL) {
+        c->pool[c->pooled++] = e;
+        return;
+    }
+    curl_easy_cleanup(e);
+}
+
+static int transfer_gc(lua_State *L)
+{
+    transfer *t = (transfer *)luaL_checkudata(L, 1, TRANSFER_MT);
+    if (t->state == T_RUNNING && t->client != NULL && t->client->multi != NULL) {
+        curl_multi_remove_handle(t->client->multi, t->ex.easy);
+        t->client->in_flight--;
+    }
+    t->client = NULL;   /* the client may already be gone: never pool */
+    drop_easy(t);
+    wipe_free(&t->auth_line);
+    buffer_free(&t->ex.url);
+    buffer_free(&t->ex.response);
+    return 0;
+}
+
+/* The client's config table's _inflight table on top of the stack. */
+static void push_inflight(lua_State *L, int client_idx)
+{
+    octogen_getuservalue(L, client_idx);
+    lua_getfield(L, -1, "_inflight");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "_inflight");
+    }
+    lua_remove(L, -2);
+}
+
+/* client:_start(method, path [, body [, expect [, call]]]) -> transfer */
+static int l_start(lua_State *L)
+{
+    octogen_client *c = octogen_check_open(L, 1);
+    const char *method = luaL_checkstring(L, 2);
+    const char *path = luaL_checkstring(L, 3);
+    size_t body_len = 0;
+    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
+    octogen_call call;
+    transfer *t;
+    CURL *e;
+    CURLcode code;
+    int running;
+
+    if (strlen(method) >= sizeof t->method)
+        return luaL_argerror(L, 2, "method name too long");
+    lua_settop(L, 6);
+    t = (transfer *)octogen_newuserdata(L, sizeof *t);
+    memset(t, 0, sizeof *t);
+    buffer_init(&t->ex.url, 0);
+    buffer_init(&t->ex.response, c->max_response_bytes);
+    luaL_getmetatable(L, TRANSFER_MT);
+    lua_setmetatable(L, -2);
+    /* anchors: the client, the body and the call table */
+    lua_createtable(L, 3, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, -2, 2);
+    lua_pushvalue(L, 6);
+    lua_rawseti(L, -2, 3);
+    octogen_setuservalue(L, 7);
+
+    response_parse_shape(L, 5, luaL_optstring(L, 5, NULL), &t->sh);
+    response_read_call(L, 6, &call);
+    memcpy(t->method, method, strlen(method) + 1);
+    if (c->auth_line != NULL) {
+        size_t n = strlen(c->auth_line) + 1;
+        t->auth_line = (char *)malloc(n);
+        if (t->auth_line == NULL)
+            return luaL_error(L, "out of memory");
+        memcpy(t->auth_line, c->auth_line, n);
+    }
+
+    if (c->multi == NULL) {
+        c->multi = curl_multi_init();
+        if (c->multi == NULL)
+            return luaL_error(L, "curl_multi_init failed");
+    }
+    /* A pooled handle keeps every option; a new one copies the client's
+     * (TLS, proxy, timeouts) from its blocking handle. */
+    e = c->pooled > 0 ? c->pool[--c->pooled] : curl_easy_duphandle(c->easy);
+    if (e == NULL)
+        return luaL_error(L, "curl_easy_duphandle failed");
+    t->client = c;
+    http_bind(e, &t->ex);
+    code = http_setup(c, &t->ex, t->method, path, body, body_len, &call, t->auth_line);
+    if (code != CURLE_OK || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        drop_easy(t);
+        return luaL_error(L, "could not start the transfer");
+    }
+    t->state = T_RUNNING;
+    c->in_flight++;
+
+    push_inflight(L, 1);
+    lua_pushlightuserdata(L, (void *)t);
+    lua_pushvalue(L, 7);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+
+    /* Let it begin now (connect, send) rather than at the next poll. */
+    curl_multi_perform(c->multi, &running);
+    lua_settop(L, 7);
+    return 1;
+}
+
+/* Move every finished transfer from _inflight into the array on top. */
+static int collect(lua_State *L, octogen_client *c, int inflight_idx, int out_idx, int n)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+        transfer *t = NULL;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        if (t == NULL)
+            continue;
+        t->code = msg->data.result;
+        curl_multi_remove_handle(c->multi, msg->easy_handle);
+        t->state = T_DONE;
+        c->in_flight--;
+        lua_pushlightuserdata(L, (void *)t);
+        lua_rawget(L, inflight_idx);
+        lua_rawseti(L, out_idx, ++n);
+        lua_pushlightuserdata(L, (void *)t);
+        lua_pushnil(L);
+        lua_rawset(L, inflight_idx);
+    }
+    return n;
+}
+
+/* client:_poll(seconds) -> {finished transfers}, transfers still running
+ * Advances every transfer; waits at most `seconds` for something to
+ * happen when nothing finished at once. 0 never waits. */
+static int l_poll(lua_State *L)
+{
+    octogen_client *c = octogen_check_open(L, 1);
+    double wait = luaL_optnumber(L, 2, 0);
+    int running = 0, n = 0, inflight_idx, out_idx;
+
+    lua_settop(L, 2);
+    push_inflight(L, 1);
+    inflight_idx = lua_gettop(L);
+    lua_newtable(L);
+    out_idx = lua_gettop(L);
+    if (c->multi == NULL) {
+        c->multi = curl_multi_init();
+        if (c->multi == NULL)
+            return luaL_error(L, "curl_multi_init failed");
+    }
+    curl_multi_perform(c->multi, &running);
+    n = collect(L, c, inflight_idx, out_idx, n);
+    if (n == 0 && wait > 0) {
+        /* curl_multi_poll also waits when nothing is in flight, which is
+         * what a retry's backoff wants. */
+        curl_multi_poll(c->multi, NULL, 0, (int)(wait * 1000.0 + 0.5), NULL);
+        curl_multi_perform(c->multi, &running);
+        n = collect(L, c, inflight_idx, out_idx, n);
+    }
+    lua_pushinteger(L, c->in_flight);
+    return 2;
+}
+
+/* transfer:_finish() -> result, meta | nil, err (once) */
+static int l_finish(lua_State *L)
+{
+    transfer *t = (transfer *)luaL_checkudata(L, 1, TRANSFER_MT);
+    octogen_response r;
+    if (t->state != T_DONE)
+        return luaL_error(L, t->state == T_FINISHED ? "transfer already finished"
+                                                    : "transfer has not finished");
+    if (t->ex.easy == NULL) {
+        /* detached by close() */
+        lua_pushnil(L);
+        lua_pushliteral(L, "octogen.client is closed");
+        return 2;
+    }
+    http_done(&t->ex, t->code, t->method, &r);
+    response_push(L, &t->ex, &r, &t->sh);
+    t->state = T_FINISHED;
+    drop_easy(t);
+    wipe_free(&t->auth_line);
+    return 2;
+}
+
+static int l_state(lua_State *L)
+{
+    transfer *t = (transfer *)luaL_checkudata(L, 1, TRANSFER_MT);
+    lua_pushstring(L, t->state == T_RUNNING ? "running"
+                      : t->state == T_DONE ? "done" : "finished");
+    return 1;
+}
+
+/* Called by close() and __gc of the client with the client at index 1:
+ * every transfer still running is taken out of the multi handle and
+ * marked done with an error, and the multi handle and pool are freed. */
+void transfer_detach_all(lua_State *L, octogen_client *c)
+{
+    int i;
+    if (c->multi != NULL) {
+        octogen_getuservalue(L, 1);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "_inflight");
+            if (lua_istable(L, -1)) {
+                lua_pushnil(L);
+                while (lua_next(L, -2) != 0) {
+                    transfer *t = (transfer *)lua_touserdata(L, -1);
+                    if (t != NULL && t->state == T_RUNNING) {
+                        curl_multi_remove_handle(c->multi, t->ex.easy);
+                        t->state = T_DONE;
+                        t->code = CURLE_ABORTED_BY_CALLBACK;
+                        t->client = NULL;
+                        curl_easy_cleanup(t->ex.easy);
+                        t->ex.easy = NULL;
+                    }
+                    lua_pop(L, 1);
+                }
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        curl_multi_cleanup(c->multi);
+        c->multi = NULL;
+        c->in_flight = 0;
+    }
+    for (i = 0; i < c->pooled; i++)
+        curl_easy_cleanup(c->pool[i]);
+    c->pooled = 0;
+}
+
+void transfer_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"_finish", l_finish},
+        {"state", l_state},
+        {NULL, NULL}
+    };
+    /* the client's methods table is on top */
+    lua_pushcfunction(L, l_start);
+    lua_setfield(L, -2, "_start");
+    lua_pushcfunction(L, l_poll);
+    lua_setfield(L, -2, "_poll");
+
+    luaL_newmetatable(L, TRANSFER_MT);
+    lua_pushcfunction(L, transfer_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
