@@ -42,6 +42,7 @@ build = {
       },
       ["octogen"] = "lua/octogen/init.lua",
       ["octogen.args"] = "lua/octogen/args.lua",
+      ["octogen.async"] = "lua/octogen/async.lua",
       ["octogen.auth"] = "lua/octogen/auth.lua",
       ["octogen.client"] = "lua/octogen/client.lua",
       ["octogen.errors"] = "lua/octogen/errors.lua",

@@ -316,6 +316,8 @@ function M.send(self, method, path, body, expect, call)
     end
     local sleep = call.sleep or config.sleep
     local c_call = call.timeout and { timeout = call.timeout } or nil
+    -- Started with client:start(): wait by yielding to poll(), not blocking.
+    local req = M.current_request and M.current_request(config)
     local url = config.base_url .. "/" .. path:gsub("^/+", "")
     local attempt, retries, token_refused, renew = 0, 0, false, false
     while true do
@@ -332,7 +334,12 @@ function M.send(self, method, path, body, expect, call)
             config.on_request { method = method, url = url, headers = shown_headers(self, config, body ~= nil),
                 attempt = attempt }
         end
-        local result, meta = self:_request(method, path, body, expect, c_call)
+        local result, meta
+        if req then
+            result, meta = M.start_exchange(self, config, req, method, path, body, expect, c_call)
+        else
+            result, meta = self:_request(method, path, body, expect, c_call)
+        end
         local err = result == nil and meta or nil
         if config.on_response then
             config.on_response { method = method, url = url, attempt = attempt,
@@ -356,7 +363,13 @@ function M.send(self, method, path, body, expect, call)
             err.attempts = attempt
             return nil, err
         end
-        if wait > 0 then sleep(wait) end
+        if wait > 0 then
+            if req and not call.sleep then
+                M.start_sleep(config, req, wait)
+            else
+                sleep(wait)
+            end
+        end
     end
 end
 local send = M.send

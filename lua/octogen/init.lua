@@ -11,6 +11,7 @@ local client = require "octogen.client"
 require "octogen.search"
 require "octogen.pager"
 require "octogen.refresh"
+require "octogen.async"
 local auth = require "octogen.auth"
 
 return {

@@ -66,6 +66,11 @@ local function check_opts(opts)
     return size
 end
 
+-- One batch: a method of its own so that client:all() can start it.
+function client.methods:_refresh_batch(body, call)
+    return client.send(self, "POST", "products/refresh", body, "object rejected:array", call)
+end
+
 function client.methods:refresh_products(targets, opts)
     client.check_self(self, 2)
     if type(targets) ~= "table" then
@@ -75,8 +80,13 @@ function client.methods:refresh_products(targets, opts)
     if not args.is_sequence(targets) then
         errors.invalid("targets must be a non-empty list", 2)
     end
-    local call, cwhy = client.call_options(opts, "refresh_products", { batch_size = true })
+    local call, cwhy = client.call_options(opts, "refresh_products", { batch_size = true, concurrency = true })
     if not call then errors.invalid(cwhy, 2) end
+    local concurrency = opts and opts.concurrency or 1
+    local bad = args.check_type("concurrency", concurrency, "integer")
+    if bad or concurrency < 1 then
+        errors.invalid(bad or "concurrency must be at least 1", 2)
+    end
     local batch_size, why = check_opts(opts)
     if not batch_size then errors.invalid(why, 2) end
 
@@ -108,6 +118,9 @@ function client.methods:refresh_products(targets, opts)
         end
     end
 
+    -- Every batch's body first; then the requests, one at a time or
+    -- (opts.concurrency > 1) several at once; then the merge, in order.
+    local batches = {}
     for first = 1, #sendable, batch_size do
         local last = math.min(first + batch_size - 1, #sendable)
         local wire, pending = core.array {}, {}
@@ -118,8 +131,26 @@ function client.methods:refresh_products(targets, opts)
             pending[key] = pending[key] or {}
             table.insert(pending[key], index)
         end
-        local body = client.encode({ targets = wire }, "targets", 2)
-        local res, meta = client.send(self, "POST", "products/refresh", body, "object rejected:array", call)
+        batches[#batches + 1] = { first = first, last = last, pending = pending,
+            body = client.encode({ targets = wire }, "targets", 2) }
+    end
+    -- Sent one at a time, a batch goes out only once the one before it
+    -- has not ended the call (a 401 stops everything).
+    local answers
+    if concurrency > 1 and #batches > 1 and not client.current_request(self:_config()) then
+        local calls = {}
+        for i, b in ipairs(batches) do calls[i] = { "_refresh_batch", b.body, call } end
+        answers = self:all(calls, { concurrency = concurrency })
+    end
+
+    for i, b in ipairs(batches) do
+        local first, last, pending = b.first, b.last, b.pending
+        local res, meta
+        if answers then
+            res, meta = answers[i][1], answers[i][2]
+        else
+            res, meta = self:_refresh_batch(b.body, call)
+        end
         local err
         if not res then
             err = meta
