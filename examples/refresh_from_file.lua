@@ -14,7 +14,9 @@ end
 
 local client = octogen.client { base_url = os.getenv("OCTOGEN_BASE_URL") }
 local res, err = client:refresh_products(targets)
--- With nothing accepted the merged result still says why each was refused.
+-- With nothing accepted the call fails, but err.result still says why each
+-- target was refused.
+local failed = res == nil
 res = res or err.result
 if not res then
     io.stderr:write(tostring(err), "\n")
@@ -26,4 +28,4 @@ for _, r in ipairs(res.rejected) do
     print(("  rejected %s: %s (%s)"):format(type(t) == "table" and (t.url or t.uuid) or t, r.code, r.message))
 end
 for _, e in ipairs(res.errors) do print("  batch error: " .. tostring(e)) end
-os.exit(err and 1 or 0)
+os.exit(failed and 1 or 0)

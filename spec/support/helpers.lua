@@ -25,6 +25,20 @@ local function shell_quote(s)
     return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
+--- Run a Lua file with arguments in a fresh interpreter, with `env` set;
+--- returns its combined output and whether it exited 0.
+function M.run_file(env, path, ...)
+    local parts = { "env", "-u", "OCTO_API_KEY", "-u", "OCTOGEN_PLATFORM_API_KEY" }
+    for k, v in pairs(env) do parts[#parts + 1] = shell_quote(k .. "=" .. v) end
+    parts[#parts + 1] = os.getenv("OCTOGEN_TEST_LUA") or "lua5.4"
+    parts[#parts + 1] = shell_quote(path)
+    for _, a in ipairs { ... } do parts[#parts + 1] = shell_quote(a) end
+    local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1"))
+    local out = p:read("*a")
+    local ok, _, status = p:close()
+    return out, ok == true or status == 0
+end
+
 --- Run Lua `code` in a fresh interpreter (the one running the specs) with
 --- `env` set (false unsets a variable); returns its stdout and exit status.
 function M.run_lua(env, code)
