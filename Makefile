@@ -46,8 +46,10 @@ $(MODULE): $(OBJECTS)
 deps:
 	@sh .ci/install-deps
 
+# The OpenResty spec runs the module inside nginx, whose Lua is LuaJIT.
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all LUA=luajit
 	$(BUSTED) $(BUSTED_ARGS) spec
 
 # The suite under every Lua the module supports (Debian's busted runs on

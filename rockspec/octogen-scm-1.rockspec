@@ -48,7 +48,9 @@ build = {
       ["octogen.errors"] = "lua/octogen/errors.lua",
       ["octogen.pager"] = "lua/octogen/pager.lua",
       ["octogen.refresh"] = "lua/octogen/refresh.lua",
+      ["octogen.resty"] = "lua/octogen/resty.lua",
       ["octogen.retry"] = "lua/octogen/retry.lua",
       ["octogen.search"] = "lua/octogen/search.lua",
+      ["octogen.worker"] = "lua/octogen/worker.lua",
    },
 }

@@ -198,6 +198,12 @@ local function finish(ok, result, meta)
     return true, presult, (plain(meta)), marked or nil
 end
 
+--- warm(): nothing; loading this module (and octogen with it) into a
+-- fresh VM is the work, done ahead of the first call by octogen.resty.warm.
+function M.warm()
+    return true
+end
+
 --- call(opts, method, ...): run client:method(...) on this VM's client
 -- for opts. Never raises; see the top of this file for what it returns.
 function M.call(opts, method, ...)

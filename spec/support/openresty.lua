@@ -1,0 +1,316 @@
+--- Harness for examples/openresty/: start Debian's nginx with the Lua module
+--- and the example's nginx.conf on a free loopback port, pointed at a
+--- running mock (spec/support/mock.lua); stop it by pid.
+---
+---     local openresty = require "spec.support.openresty"
+---     local app = openresty.start { mock = server }   -- opts below
+---     app.url                -- "http://127.0.0.1:PORT"
+---     app:get("/products?q=hoodie")  --> status, body (blocking, luasocket)
+---     app:error_log()        -- the text of its error.log
+---     app:stop()             -- idempotent; also run by a finalizer
+---
+--- opts: mock (a started mock server: its base_url and mock.KEY are passed
+--- to nginx as OCTOGEN_BASE_URL and OCTO_API_KEY), or base_url/api_key
+--- given directly; env (a table of more variables for nginx, such as
+--- OCTOGEN_MAX_RETRIES = "0").
+---
+--- nginx's `env` directive passes a variable from nginx's own environment,
+--- so nginx is started with these variables set (and the caller's
+--- OCTO_API_KEY/OCTOGEN_PLATFORM_API_KEY removed). The prefix is a fresh
+--- temp directory (octoresty.XXXXXXXX) that stop() removes. Processes are
+--- stopped by the pid nginx wrote, through mock.attach's stop (QUIT, then
+--- TERM, then KILL, bounded); nothing else is ever signalled.
+
+local socket = require "socket"
+local mock = require "spec.support.mock"
+
+local M = {}
+
+local START_TIMEOUT = 5
+local PORT_ATTEMPTS = 8
+
+local function sh_ok(cmd)
+    local a, _, c = os.execute(cmd)
+    if type(a) == "number" then return a == 0 end
+    return a == true and (c == nil or c == 0)
+end
+
+local function quote(s)
+    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function read_cmd(cmd)
+    local p = io.popen(cmd)
+    if not p then return nil end
+    local out = p:read("*a")
+    p:close()
+    return out
+end
+
+local function read_file(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+end
+
+local function write_file(path, s)
+    local f = assert(io.open(path, "wb"))
+    f:write(s)
+    f:close()
+end
+
+local function tail(path, n)
+    local s = read_file(path)
+    if not s or s == "" then return "(empty)" end
+    local lines = {}
+    for line in s:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    return table.concat(lines, "\n", math.max(1, #lines - (n or 20) + 1))
+end
+
+-- The checkout: two directories above this file.
+local function root()
+    local src = debug.getinfo(1, "S").source
+    local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
+    if dir:sub(1, 1) ~= "/" then
+        dir = (read_cmd("pwd") or ""):gsub("%s+$", "") .. "/" .. dir
+    end
+    dir = dir .. "/../.."
+    return ((read_cmd("cd " .. quote(dir) .. " && pwd") or ""):gsub("%s+$", ""))
+end
+
+M.ROOT = root()
+M.EXAMPLE_DIR = M.ROOT .. "/examples/openresty"
+M.MODULE = M.ROOT .. "/build/luajit/octogen/core.so"
+
+local function nginx_bin()
+    local env = os.getenv("MOCK_NGINX")
+    if env and env ~= "" then return env end
+    if read_file("/usr/sbin/nginx") then return "/usr/sbin/nginx" end
+    return "nginx"
+end
+
+local function cjson_cpath()
+    local out = read_cmd("ls /usr/lib/*/lua/5.1/cjson.so /usr/local/lib/lua/5.1/cjson.so "
+        .. "/usr/lib/lua/5.1/cjson.so 2>/dev/null") or ""
+    local dirs = {}
+    for path in out:gmatch("[^\n]+") do dirs[#dirs + 1] = path:gsub("cjson%.so$", "?.so") end
+    if #dirs == 0 then dirs[1] = "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so" end
+    return table.concat(dirs, ";")
+end
+
+local function free_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return tonumber(port)
+end
+
+local function render(template, vars)
+    return (template:gsub("%${([%w_]+)}", function(k)
+        local v = vars[k]
+        if v == nil then error("openresty: template variable " .. k .. " not set") end
+        return tostring(v)
+    end))
+end
+
+--- One HTTP/1.0 GET on a fresh connection (nginx closes it after the
+--- answer): status, body; or nil and an error.
+function M.get(port, path, timeout)
+    local s = socket.tcp()
+    s:settimeout(timeout or 5)
+    local ok, err = s:connect("127.0.0.1", port)
+    if not ok then s:close() return nil, err end
+    s:send("GET " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    local data, rerr, partial = s:receive("*a")
+    s:close()
+    data = data or partial
+    if not data or data == "" then return nil, rerr end
+    local status = tonumber(data:match("^HTTP/%d%.%d (%d%d%d)"))
+    local body = data:match("\r\n\r\n(.*)$") or ""
+    return status, body
+end
+
+--- Concurrent GETs from this one process: connect one socket per path,
+--- then send every request at once (t0 is taken just before the first
+--- send). batch:collect(timeout) reads the answers as they come with
+--- socket.select and returns the wall time from t0 to the last answer and,
+--- per path, {status, body, time (seconds after t0)}.
+local Batch = {}
+Batch.__index = Batch
+
+function M.send_all(port, paths)
+    local socks = {}
+    for i, path in ipairs(paths) do
+        local s = socket.tcp()
+        s:settimeout(2)
+        local ok, err = s:connect("127.0.0.1", port)
+        if not ok then
+            for _, o in ipairs(socks) do o:close() end
+            s:close()
+            error("openresty: connect failed: " .. tostring(err), 2)
+        end
+        s:settimeout(0)
+        socks[i] = s
+    end
+    local t0 = socket.gettime()
+    for i, s in ipairs(socks) do
+        local req = "GET " .. paths[i] .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+        local sent, err = s:send(req)
+        if sent ~= #req then error("openresty: send failed: " .. tostring(err), 2) end
+    end
+    return setmetatable({ t0 = t0, socks = socks, n = #paths }, Batch)
+end
+
+function Batch:collect(timeout)
+    local deadline = socket.gettime() + (timeout or 5)
+    local chunks, results, index, left = {}, {}, {}, self.n
+    for i, s in ipairs(self.socks) do
+        index[s] = i
+        chunks[i] = {}
+    end
+    local last = self.t0
+    while left > 0 and socket.gettime() < deadline do
+        local pending = {}
+        for i, s in ipairs(self.socks) do
+            if not results[i] then pending[#pending + 1] = s end
+        end
+        local readable = socket.select(pending, nil, math.max(0, deadline - socket.gettime()))
+        for _, s in ipairs(readable) do
+            local i = index[s]
+            local data, err, partial = s:receive(65536)
+            local chunk = data or partial
+            if chunk and chunk ~= "" then table.insert(chunks[i], chunk) end
+            if err == "closed" then
+                local now = socket.gettime()
+                last = now
+                local raw = table.concat(chunks[i])
+                results[i] = {
+                    status = tonumber(raw:match("^HTTP/%d%.%d (%d%d%d)")),
+                    body = raw:match("\r\n\r\n(.*)$") or "",
+                    time = now - self.t0,
+                }
+                left = left - 1
+                s:close()
+            end
+        end
+    end
+    for i, s in ipairs(self.socks) do
+        if not results[i] then
+            s:close()
+            results[i] = { time = math.huge }
+        end
+    end
+    return last - self.t0, results, left
+end
+
+local App = {}
+App.__index = App
+
+function App:get(path, timeout)
+    return M.get(self.port, path, timeout)
+end
+
+function App:error_log()
+    return read_file(self.prefix .. "/logs/error.log") or ""
+end
+
+function App:stop()
+    if self.stopped then return true end
+    self.stopped = true
+    if self.proc then self.proc:stop() end
+    local prefix = self.prefix
+    if prefix and prefix:match("^/[%w/._-]*octoresty%.[%w]+$") then
+        os.execute("rm -rf " .. quote(prefix))
+    end
+    return true
+end
+
+App.__gc = function(app) pcall(App.stop, app) end
+
+function App:__tostring()
+    return "openresty.app<" .. tostring(self.url) .. (self.stopped and " stopped" or "") .. ">"
+end
+
+local function new_app(fields)
+    local app = setmetatable(fields, App)
+    -- Tables have no __gc on 5.1/LuaJIT: a userdata proxy stops a
+    -- forgotten nginx at exit there; mock.attach's server has its own.
+    if newproxy then
+        local proxy = newproxy(true)
+        getmetatable(proxy).__gc = function() pcall(App.stop, app) end
+        app._gc_proxy = proxy
+    end
+    return app
+end
+
+local function is_root()
+    return (read_cmd("id -u 2>/dev/null") or ""):match("^0%s*$") ~= nil
+end
+
+--- Start the example. See the top of this file for opts.
+function M.start(opts)
+    opts = opts or {}
+    if not read_file(M.MODULE) then
+        error("openresty: " .. M.MODULE .. " is missing: run `make LUA=luajit` first", 2)
+    end
+    if not read_file("/usr/lib/nginx/modules/ngx_http_lua_module.so") then
+        error("openresty: /usr/lib/nginx/modules/ngx_http_lua_module.so is missing "
+            .. "(install libnginx-mod-http-lua: make deps)", 2)
+    end
+    local env = {
+        OCTOGEN_BASE_URL = opts.base_url or (opts.mock and opts.mock.base_url),
+        OCTO_API_KEY = opts.api_key or (opts.mock and mock.KEY),
+    }
+    for k, v in pairs(opts.env or {}) do env[k] = v end
+    local template = assert(read_file(M.EXAMPLE_DIR .. "/nginx.conf"), "openresty: nginx.conf missing")
+    local prefix = (read_cmd("mktemp -d " .. quote((os.getenv("TMPDIR") or "/tmp") .. "/octoresty.XXXXXXXX")
+        .. " 2>/dev/null") or ""):gsub("%s+$", "")
+    if prefix == "" then error("openresty: mktemp -d failed", 2) end
+    for _, sub in ipairs { "conf", "logs", "tmp/client_body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi",
+                           "tmp/scgi" } do
+        assert(sh_ok("mkdir -p " .. quote(prefix .. "/" .. sub)), "openresty: mkdir failed")
+    end
+    local envs = { "env", "-u", "OCTO_API_KEY", "-u", "OCTOGEN_PLATFORM_API_KEY", "-u", "OCTOGEN_BASE_URL",
+                   "-u", "OCTOGEN_MAX_RETRIES" }
+    for k, v in pairs(env) do envs[#envs + 1] = quote(k .. "=" .. tostring(v)) end
+    local log = prefix .. "/logs/error.log"
+    local last_err
+    for _ = 1, PORT_ATTEMPTS do
+        local port = free_port()
+        write_file(prefix .. "/conf/nginx.conf", render(template, {
+            PORT = port, PREFIX = prefix, ROOT = M.ROOT, CJSON_CPATH = cjson_cpath(),
+            USER_LINE = is_root() and "user root root;" or "",
+        }))
+        os.remove(prefix .. "/logs/nginx.pid")
+        local cmd = table.concat(envs, " ") .. " " .. table.concat({ quote(nginx_bin()), "-p", quote(prefix .. "/"),
+            "-c", quote(prefix .. "/conf/nginx.conf"), "-e", quote(log) }, " ")
+            .. " >>" .. quote(prefix .. "/logs/startup.log") .. " 2>&1 </dev/null"
+        if sh_ok(cmd) then
+            local deadline = socket.gettime() + START_TIMEOUT
+            local pid
+            while socket.gettime() < deadline do
+                pid = pid or tonumber((read_file(prefix .. "/logs/nginx.pid") or ""):match("%d+"))
+                if pid and M.get(port, "/ping", 1) == 200 then
+                    return new_app {
+                        port = port, pid = pid, prefix = prefix, url = "http://127.0.0.1:" .. port,
+                        proc = mock.attach(pid, port, nil),
+                    }
+                end
+                socket.sleep(0.02)
+            end
+            if pid then mock.attach(pid, port, nil):stop() end
+            last_err = "openresty: nginx did not answer on port " .. port .. " within " .. START_TIMEOUT .. " s"
+        else
+            last_err = "openresty: nginx failed to start on port " .. port
+        end
+        local logs = tail(log, 20) .. "\n" .. tail(prefix .. "/logs/startup.log", 10)
+        last_err = last_err .. "\n" .. logs
+        if not logs:find("Address already in use", 1, true) then break end
+    end
+    os.execute("rm -rf " .. quote(prefix))
+    error(last_err, 2)
+end
+
+return M
