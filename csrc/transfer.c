@@ -134,6 +134,11 @@ static int l_start(lua_State *L)
         return luaL_error(L, "curl_easy_duphandle failed");
     t->client = c;
     http_bind(e, &t->ex);
+    /* Over https, wait for a connection that may multiplex (HTTP/2)
+     * rather than open one per transfer. Plain http is HTTP/1.1, where
+     * waiting would only serialise the transfers behind the first. */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+                     strncmp(c->base_url, "https:", 6) == 0 ? 1L : 0L);
     code = http_setup(c, &t->ex, t->method, path, body, body_len, &call, t->auth_line);
     if (code != CURLE_OK || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         drop_easy(t);

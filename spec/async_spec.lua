@@ -192,3 +192,25 @@ describe("client:all()", function()
         assert.has_error(function() client:all({ { "list_catalogs" } }, { parallel = 2 }) end)
     end)
 end)
+
+describe("HTTP/2", function()
+    it("multiplexes concurrent requests over one TLS connection when the server offers it", function()
+        local server = mock.start { tls = true, http2 = true }
+        local ok, err = pcall(function()
+            local client = helpers.client(server, { ca_file = server.ca_file })
+            server:fault { path = "/v1/products/search", latency_ms = 100, times = 16 }
+            local calls = {}
+            for i = 1, 16 do calls[i] = { "search_products", { catalog = "tidepool", limit = 2 } } end
+            local t0 = now()
+            local res = client:all(calls, { concurrency = 16 })
+            local wall = now() - t0
+            for i = 1, 16 do assert.equal(2, #res[i][1].items) end
+            assert.equal(16, #server:requests())
+            assert.equal(1, server:stats().connections)
+            assert.is_true(wall < 0.8, ("took %.0f ms"):format(wall * 1000))
+            client:close()
+        end)
+        server:stop()
+        assert(ok, err)
+    end)
+end)

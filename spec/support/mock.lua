@@ -3,7 +3,7 @@
 --- luasocket and lua-cjson.
 ---
 ---     local mock = require "spec.support.mock"
----     local server = mock.start()          -- opts: {port = n, tls = true, tls_names = {...}}
+---     local server = mock.start()          -- opts: {port = n, tls = true, tls_names = {...}, http2 = true}
 ---     server.base_url                       -- "http://127.0.0.1:PORT/v1"
 ---     server:fault{status = 429, retry_after = 2, times = 1}
 ---     ... server:requests(), server:last_request(), server:stats()
@@ -470,7 +470,7 @@ function M.start(opts)
         if control_port == port then control_port = free_port() end
         write_file(prefix .. "/conf/nginx.conf", render(template, {
             PORT = port, PREFIX = prefix, MOCKDIR = M.MOCK_DIR, LUA_CPATH = cpath, USER_LINE = user_line,
-            SSL = tls and " ssl" or "", CONTROL_PORT = control_port or "-",
+            SSL = tls and (opts.http2 and " ssl http2" or " ssl") or "", CONTROL_PORT = control_port or "-",
         }))
         os.remove(prefix .. "/logs/nginx.pid")
         local log = prefix .. "/logs/error.log"
