@@ -1,6 +1,5 @@
 -- start(), poll(), all(): many requests in flight from one client, and a
 -- poll that never waits for the network.
-local octogen = require "octogen"
 local helpers = require "spec.support.helpers"
 local mock = helpers.mock
 local socket = require "socket"

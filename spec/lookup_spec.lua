@@ -1,5 +1,4 @@
 -- lookup_product and the generic request().
-local octogen = require "octogen"
 local helpers = require "spec.support.helpers"
 local mock = helpers.mock
 

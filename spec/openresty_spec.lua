@@ -9,7 +9,6 @@
 -- issue asks: 8 concurrent requests, each waiting 200 ms on the API, are
 -- answered together, and the event loop stays free meanwhile.
 local octogen = require "octogen"
-local errors = require "octogen.errors"
 local cjson = require "cjson"
 local socket = require "socket"
 local helpers = require "spec.support.helpers"

@@ -103,6 +103,7 @@ describe("retries", function()
         local mine = {}
         res, err = client:search_products({ limit = 1 }, { max_retries = 1, retry = { base_delay = 0.25 },
             sleep = function(s) mine[#mine + 1] = s end })
+        assert.is_nil(res)
         assert.equal(2, err.attempts)
         assert.same({ 0.25 }, mine)
         assert.same({}, waits)
@@ -110,8 +111,10 @@ describe("retries", function()
         server:reset()
         server:fault { status = 503 }
         res, err = client:lookup_product("https://x.example/p", { resolution_mode = "auto", max_retries = 0 })
+        assert.is_nil(res)
         assert.equal(1, err.attempts)
         res, err = client:refresh_products({ "https://x.example/p" }, { max_retries = 0 })
+        assert.is_nil(res)
         assert.equal(1, err.attempts)
     end)
 

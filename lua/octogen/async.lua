@@ -199,7 +199,7 @@ function methods:all(calls, opts)
         end
     end
     local n = #calls
-    local reqs, results, next_i, active = {}, {}, 1, {}
+    local results, next_i, active = {}, 1, {}
     local function collect()
         for i, req in pairs(active) do
             if req.finished then
@@ -212,10 +212,9 @@ function methods:all(calls, opts)
             end
         end
     end
-    local running = 0
     while next_i <= n or next(active) do
         collect()
-        running = 0
+        local running = 0
         for _ in pairs(active) do running = running + 1 end
         while running < concurrency and next_i <= n do
             local c = calls[next_i]
@@ -226,7 +225,7 @@ function methods:all(calls, opts)
                 if errors.is_error(req) then error(req, 2) end
                 error(req, 0)
             end
-            reqs[next_i], active[next_i] = req, req
+            active[next_i] = req
             next_i, running = next_i + 1, running + 1
         end
         if next(active) then

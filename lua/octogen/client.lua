@@ -187,8 +187,8 @@ local function build_config(opts)
     end
 
     if opts.headers then
-        local list, why = check_headers(opts.headers)
-        if not list then return nil, "option headers: " .. why end
+        local list, hwhy = check_headers(opts.headers)
+        if not list then return nil, "option headers: " .. hwhy end
         config.headers = list
     end
     return config
@@ -257,7 +257,7 @@ function M.call_options(opts, what, extra)
 end
 
 -- The headers a request carries, with the key replaced: what hooks see.
-local function shown_headers(self, config, has_body)
+local function shown_headers(config, has_body)
     local h = {
         Authorization = "Bearer [REDACTED]",
         Accept = "application/json",
@@ -331,7 +331,7 @@ function M.send(self, method, path, body, expect, call)
             end
         end
         if config.on_request then
-            config.on_request { method = method, url = url, headers = shown_headers(self, config, body ~= nil),
+            config.on_request { method = method, url = url, headers = shown_headers(config, body ~= nil),
                 attempt = attempt }
         end
         local result, meta

@@ -59,7 +59,7 @@ local function check_opts(opts)
     if opts == nil then return MAX_BATCH end
     local size = opts.batch_size
     if size == nil then return MAX_BATCH end
-    why = args.check_type("batch_size", size, "integer")
+    local why = args.check_type("batch_size", size, "integer")
     if why or size < 1 or size > MAX_BATCH then
         return nil, why or format("batch_size must be between 1 and %d, got %s", MAX_BATCH, tostring(size))
     end
@@ -83,9 +83,9 @@ function client.methods:refresh_products(targets, opts)
     local call, cwhy = client.call_options(opts, "refresh_products", { batch_size = true, concurrency = true })
     if not call then errors.invalid(cwhy, 2) end
     local concurrency = opts and opts.concurrency or 1
-    local bad = args.check_type("concurrency", concurrency, "integer")
-    if bad or concurrency < 1 then
-        errors.invalid(bad or "concurrency must be at least 1", 2)
+    local bad_concurrency = args.check_type("concurrency", concurrency, "integer")
+    if bad_concurrency or concurrency < 1 then
+        errors.invalid(bad_concurrency or "concurrency must be at least 1", 2)
     end
     local batch_size, why = check_opts(opts)
     if not batch_size then errors.invalid(why, 2) end

@@ -464,7 +464,7 @@ function M.start(opts)
     local user_line = is_root() and "user root root;" or ""
     local cpath = cjson_cpath()
     local last_err
-    for attempt = 1, (opts.port and 1 or PORT_ATTEMPTS) do
+    for _ = 1, (opts.port and 1 or PORT_ATTEMPTS) do
         local port = opts.port or free_port()
         local control_port = tls and free_port() or nil
         if control_port == port then control_port = free_port() end

@@ -6,7 +6,6 @@
 package.path = "./?.lua;" .. package.path
 local mock = require "spec.support.mock"
 local cjson = require "cjson"
-local socket = require "socket"
 
 local failures, checks = 0, 0
 local function check(cond, what, extra)

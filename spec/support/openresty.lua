@@ -142,7 +142,7 @@ Batch.__index = Batch
 
 function M.send_all(port, paths)
     local socks = {}
-    for i, path in ipairs(paths) do
+    for i in ipairs(paths) do
         local s = socket.tcp()
         s:settimeout(2)
         local ok, err = s:connect("127.0.0.1", port)
