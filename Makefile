@@ -31,7 +31,7 @@ PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
 RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 BUSTED  = $(RUN_ENV) OCTOGEN_TEST_LUA=$(LUA_BIN) $(LUA_BIN) /usr/bin/busted
 
-.PHONY: all deps test test-all demo bench soak clean rock rock-check
+.PHONY: all deps test test-all demo bench soak lint clean rock rock-check
 
 all: $(MODULE)
 
@@ -74,6 +74,14 @@ bench: deps
 soak: deps
 	@$(MAKE) --no-print-directory all
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/soak.lua $(SOAK_REQUESTS)
+
+# luacheck over every Lua file (.luacheckrc), cppcheck over the C core.
+lint:
+	@sh .ci/install-deps lua-check cppcheck
+	luacheck .
+	cppcheck --enable=warning,style,performance,portability --std=c99 --force \
+	  --inline-suppr --error-exitcode=1 --quiet --suppress=missingIncludeSystem \
+	  -I csrc $(shell pkg-config --cflags-only-I $(LUA_PC) libcurl yajl) csrc/
 
 # Install the rock into build/rock, offline, as a user would from a checkout,
 # then load it from outside the checkout.

@@ -155,9 +155,9 @@ void http_done(exchange *x, CURLcode code, const char *method, octogen_response 
 {
     CURL *e = x->easy;
     curl_off_t total_us = 0;
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(e, CURLOPT_USERPWD, NULL);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (char *)NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_easy_setopt(e, CURLOPT_USERPWD, (char *)NULL);
     r->code = code;
     r->status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);

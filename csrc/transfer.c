@@ -211,7 +211,7 @@ static int l_poll(lua_State *L)
          * what a retry's backoff wants. */
         curl_multi_poll(c->multi, NULL, 0, (int)(wait * 1000.0 + 0.5), NULL);
         curl_multi_perform(c->multi, &running);
-        n = collect(L, c, inflight_idx, out_idx, n);
+        collect(L, c, inflight_idx, out_idx, n);
     }
     lua_pushinteger(L, c->in_flight);
     return 2;
