@@ -31,7 +31,7 @@ PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
 RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 BUSTED  = $(RUN_ENV) OCTOGEN_TEST_LUA=$(LUA_BIN) $(LUA_BIN) /usr/bin/busted
 
-.PHONY: all deps test test-all demo bench soak lint clean rock rock-check
+.PHONY: all deps test test-all demo bench soak lint clean rock rock-check dist dist-check install
 
 all: $(MODULE)
 
@@ -93,6 +93,38 @@ rock-check: rock
 	cd / && LUA_PATH="$(CURDIR)/build/rock/share/lua/5.4/?.lua;$(CURDIR)/build/rock/share/lua/5.4/?/init.lua" \
 	  LUA_CPATH="$(CURDIR)/build/rock/lib/lua/5.4/?.so" \
 	  lua5.4 -e 'local o = require "octogen"; assert(o.client { api_key = "k" }); print("installed rock loads: " .. o.USER_AGENT)'
+
+# A release: the committed tree as build/dist/octogen-VERSION.tar.gz, beside
+# its rockspec. Tag first (git tag vVERSION); the version is the C core's.
+VERSION := $(shell sed -n 's/^\#define OCTOGEN_VERSION "\(.*\)"/\1/p' csrc/octogen.h)
+DIST    := build/dist
+
+dist:
+	@grep -q '^version = "$(VERSION)-1"' rockspec/octogen-$(VERSION)-1.rockspec || \
+	  { echo "rockspec/octogen-$(VERSION)-1.rockspec does not match version $(VERSION)"; exit 1; }
+	@mkdir -p $(DIST)
+	git archive --format=tar.gz --prefix=octogen-$(VERSION)/ -o $(DIST)/octogen-$(VERSION).tar.gz HEAD
+	cp rockspec/octogen-$(VERSION)-1.rockspec $(DIST)/
+	@echo "$(DIST)/octogen-$(VERSION).tar.gz"
+
+# What a user of the release does: build the rock from the tarball, offline,
+# into a fresh tree, and load it from outside any checkout.
+dist-check: dist
+	rm -rf $(DIST)/tree
+	cd $(DIST) && luarocks --lua-version=5.4 build --deps-mode=none --tree tree octogen-$(VERSION)-1.rockspec
+	cd / && LUA_PATH="$(CURDIR)/$(DIST)/tree/share/lua/5.4/?.lua;$(CURDIR)/$(DIST)/tree/share/lua/5.4/?/init.lua" \
+	  LUA_CPATH="$(CURDIR)/$(DIST)/tree/lib/lua/5.4/?.so" \
+	  lua5.4 -e 'local o = require "octogen"; assert(o.VERSION == "$(VERSION)"); print("release rock loads: " .. o.USER_AGENT)'
+
+# For those who do not use luarocks: make install PREFIX=/usr/local
+PREFIX  ?= /usr/local
+LUA_ABI := $(if $(filter luajit,$(LUA)),5.1,$(LUA))
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen
+	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen/core.so
+	install -m 644 lua/octogen/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/
+	@if [ -f bin/octogen ]; then install -d $(DESTDIR)$(PREFIX)/bin && \
+	  install -m 755 bin/octogen $(DESTDIR)$(PREFIX)/bin/octogen; fi
 
 clean:
 	rm -rf build

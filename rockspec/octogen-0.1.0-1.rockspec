@@ -1,0 +1,60 @@
+-- The 0.1.0 release. Its source is the tarball `make dist` writes to
+-- build/dist/; from there:
+--   luarocks --lua-version=5.4 build --deps-mode=none octogen-0.1.0-1.rockspec
+-- or, inside the unpacked tarball:
+--   luarocks --lua-version=5.4 make --deps-mode=none rockspec/octogen-0.1.0-1.rockspec
+rockspec_format = "3.0"
+package = "octogen"
+version = "0.1.0-1"
+source = {
+   -- Relative to the directory luarocks runs in: build/dist/ after make dist.
+   url = "file://octogen-0.1.0.tar.gz",
+   dir = "octogen-0.1.0",
+}
+description = {
+   summary = "Client for the Octogen commerce API: catalogs, product search, lookup and refresh",
+   detailed = [[
+A Lua extension module with a C core over libcurl (keep-alive connections,
+TLS, gzip) and yajl (one-pass JSON to Lua tables), and a thin Lua layer with
+cursor iterators, facet shaping and batched product refresh.
+]],
+   license = "MIT",
+   labels = { "http", "api", "commerce", "libcurl" },
+}
+dependencies = {
+   "lua >= 5.1",
+}
+external_dependencies = {
+   -- Debian keeps curl.h in a per-architecture directory, so a header
+   -- check fails there: the libraries are what is checked.
+   CURL = { library = "curl" },
+   YAJL = { library = "yajl" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["octogen.core"] = {
+         sources = {
+            "csrc/client.c", "csrc/compat.c", "csrc/convert.c",
+            "csrc/core.c", "csrc/errors.c", "csrc/http.c",
+            "csrc/response.c", "csrc/transfer.c",
+         },
+         libraries = { "curl", "yajl" },
+         incdirs = { "$(CURL_INCDIR)", "$(YAJL_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)" },
+         defines = {},
+      },
+      ["octogen"] = "lua/octogen/init.lua",
+      ["octogen.args"] = "lua/octogen/args.lua",
+      ["octogen.async"] = "lua/octogen/async.lua",
+      ["octogen.auth"] = "lua/octogen/auth.lua",
+      ["octogen.client"] = "lua/octogen/client.lua",
+      ["octogen.errors"] = "lua/octogen/errors.lua",
+      ["octogen.pager"] = "lua/octogen/pager.lua",
+      ["octogen.refresh"] = "lua/octogen/refresh.lua",
+      ["octogen.resty"] = "lua/octogen/resty.lua",
+      ["octogen.retry"] = "lua/octogen/retry.lua",
+      ["octogen.search"] = "lua/octogen/search.lua",
+      ["octogen.worker"] = "lua/octogen/worker.lua",
+   },
+}
