@@ -31,7 +31,7 @@ PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
 RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 BUSTED  = $(RUN_ENV) OCTOGEN_TEST_LUA=$(LUA_BIN) $(LUA_BIN) /usr/bin/busted
 
-.PHONY: all deps test test-all demo bench soak lint clean rock rock-check dist dist-check install
+.PHONY: all deps test test-all demo bench soak lint doc clean rock rock-check dist dist-check install
 
 all: $(MODULE)
 
@@ -75,10 +75,15 @@ soak: deps
 	@$(MAKE) --no-print-directory all
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/soak.lua $(SOAK_REQUESTS)
 
+# The LDoc reference, into doc/ (config.ld).
+doc:
+	@sh .ci/install-deps lua-ldoc lua-discount
+	ldoc .
+
 # luacheck over every Lua file (.luacheckrc), cppcheck over the C core.
 lint:
 	@sh .ci/install-deps lua-check cppcheck
-	luacheck .
+	luacheck . bin/octogen
 	cppcheck --enable=warning,style,performance,portability --std=c99 --force \
 	  --inline-suppr --error-exitcode=1 --quiet --suppress=missingIncludeSystem \
 	  -I csrc $(shell pkg-config --cflags-only-I $(LUA_PC) libcurl yajl) csrc/

@@ -25,3 +25,7 @@ for ex in quickstart pagination lookup refresh_from_file error_handling concurre
         "$LUA_BIN" "examples/$ex.lua"
     fi
 done
+
+echo
+echo "=== examples/cli_session.sh (the octogen command)"
+sh examples/cli_session.sh "$LUA_BIN"

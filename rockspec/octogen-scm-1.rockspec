@@ -19,6 +19,9 @@ cursor iterators, facet shaping and batched product refresh.
 }
 dependencies = {
    "lua >= 5.1",
+   -- for bin/octogen only; the library needs neither
+   "argparse",
+   "lua-cjson",
 }
 external_dependencies = {
    -- Debian keeps curl.h in a per-architecture directory, so a header
@@ -53,4 +56,9 @@ build = {
       ["octogen.search"] = "lua/octogen/search.lua",
       ["octogen.worker"] = "lua/octogen/worker.lua",
    },
+   install = {
+      bin = { octogen = "bin/octogen" },
+   },
+   -- lua-language-server annotations (types/octogen.d.lua), kept with the rock
+   copy_directories = { "types" },
 }

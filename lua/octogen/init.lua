@@ -18,6 +18,7 @@ return {
     VERSION = core.VERSION,
     DEFAULT_BASE_URL = client.DEFAULT_BASE_URL,
     USER_AGENT = client.DEFAULT_USER_AGENT,
+    DEFAULT_MAX_RETRIES = require("octogen.retry").DEFAULT_MAX_RETRIES,
     --- A JSON null kept in place inside an array (null members are dropped).
     null = core.null,
     --- Mark a table as a JSON array, so that an empty one encodes as [].

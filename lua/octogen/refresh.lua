@@ -196,6 +196,12 @@ function client.methods:refresh_products(targets, opts)
     finish()
     if #result.accepted == 0 then
         local err = server_error or result.errors[1]
+        if err and err == server_error and result.rejected[1] then
+            -- The body re-encoded says little; the first reason says more.
+            local first = result.rejected[1]
+            err.message = format("all %d targets were rejected (first: %s: %s)", n,
+                tostring(first.code), tostring(first.message))
+        end
         if not err then
             err = errors.new("ValidationError", format("none of the %d targets could be sent: %s", n,
                 result.rejected[1] and result.rejected[1].message or "no targets"))
