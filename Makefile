@@ -68,6 +68,7 @@ demo: deps
 PIN := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
 
 bench: deps
+	@sh .ci/install-deps wrk
 	@$(MAKE) --no-print-directory all
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/throughput.lua
 
