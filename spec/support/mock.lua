@@ -44,46 +44,11 @@ local PORT_ATTEMPTS = 8
 ---------------------------------------------------------------------------
 -- small portable helpers (os.execute differs between 5.1 and 5.2+)
 
-local function sh_ok(cmd)
-    local a, _, c = os.execute(cmd)
-    if type(a) == "number" then return a == 0 end
-    return a == true and (c == nil or c == 0)
-end
-
-local function quote(s)
-    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_cmd(cmd)
-    local p = io.popen(cmd)
-    if not p then return nil end
-    local out = p:read("*a")
-    p:close()
-    return out
-end
-
-local function read_file(path)
-    local f = io.open(path, "rb")
-    if not f then return nil end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
-
-local function write_file(path, s)
-    local f = assert(io.open(path, "wb"))
-    f:write(s)
-    f:close()
-end
-
-local function tail(path, n)
-    local s = read_file(path)
-    if not s or s == "" then return "(empty)" end
-    local lines = {}
-    for line in s:gmatch("[^\n]+") do lines[#lines + 1] = line end
-    local first = math.max(1, #lines - (n or 20) + 1)
-    return table.concat(lines, "\n", first)
-end
+-- Loaded by path, not require: mockctl.lua runs this file from any cwd.
+local sh = package.loaded["spec.support.sh"] or dofile(
+    (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/sh.lua")
+local sh_ok, quote, read_cmd = sh.sh_ok, sh.quote, sh.read_cmd
+local read_file, write_file, tail = sh.read_file, sh.write_file, sh.tail
 
 -- 3.0 -> 3 on Lua 5.3+ (cjson decodes every number as a float there)
 local toint = math.tointeger or function(x) return x end
