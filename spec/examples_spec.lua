@@ -19,6 +19,8 @@ describe("examples", function()
         { "quickstart", { "warrenlotas%s+Warren Lotas%s+903 products", 'First 5 results for "jacket"' } },
         { "pagination", { "black or gray hoodies over %d+ pages", "cheapest: " } },
         { "lookup", { "in stock:", "price:" } },
+        { "faceted_search", { "black or gray hoodies for men or everyone, 50 to 300: first 5",
+            "the list form finds the same page:%s+true", "slim fit: %d+ shown" } },
         { "refresh_from_file", { "submitted 4, accepted 2, rejected 2", "ambiguous_url", "product_not_found" },
             { "examples/urls.txt" } },
         { "error_handling", { "1%. NotFoundError", "2%. AuthenticationError %(401%)", "3%. ValidationError",

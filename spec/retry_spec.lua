@@ -177,6 +177,27 @@ describe("timeouts", function()
     end)
 end)
 
+describe("proxy", function()
+    it("sends every request through the proxy option's server", function()
+        -- The mock stands in for a forward proxy: nginx serves an absolute-form
+        -- request line (GET http://host/path) from its path. Nothing leaves
+        -- loopback: the only connection is to the mock.
+        local server = mock.start()
+        local ok, err = pcall(function()
+            local client = octogen.client { api_key = mock.KEY, base_url = "http://api.octogen.test/v1",
+                allow_insecure_http = true, proxy = "http://127.0.0.1:" .. server.port, max_retries = 0 }
+            local catalogs = assert(client:list_catalogs())
+            assert.is_string(catalogs[1].catalog)
+            local req = server:last_request()
+            assert.equal("/v1/catalogs", req.path)
+            assert.equal("api.octogen.test", req.headers.host)
+            assert.equal("Bearer " .. mock.KEY, req.headers.authorization)
+        end)
+        server:stop()
+        assert(ok, err)
+    end)
+end)
+
 describe("response metadata and hooks", function()
     local server
     setup(function() server = mock.start() end)
