@@ -37,9 +37,7 @@
 local octogen = require "octogen"
 local errors = require "octogen.errors"
 local core = require "octogen.core"
-local client_mod = require "octogen.client"
-local search = require "octogen.search"
-local args = require "octogen.args"
+local pager = require "octogen.pager"
 
 local debug_getinfo = debug.getinfo
 local error = error
@@ -284,47 +282,23 @@ function C:request(method, path, body, call_opts)
     return result, meta
 end
 
-local EXTRA = { max_pages = true }
 
 --- for page, meta in client:pages(params [, call_opts]) do ... end
 -- Like octogen.client's: a failure raises the error with err.cursor set.
 function C:pages(params, call_opts)
     check_self(self, 2)
     check_args(2, params, call_opts)
-    local _, why = search.shape(params, EXTRA)
-    if why then invalid(why, 2) end
-    local call, cwhy = client_mod.call_options(call_opts, "pages")
-    if not call then invalid(cwhy, 2) end
-    local max_pages = params and params.max_pages
-    if max_pages ~= nil then
-        local bad = args.check_type("max_pages", max_pages, "integer")
-        if bad or max_pages < 1 then
-            invalid(bad or format("max_pages must be at least 1, got %s", tostring(max_pages)), 2)
-        end
-    end
+    local body, max_pages = pager.check(params, call_opts)
+    if not body then invalid(max_pages, 2) end
     local p = {}
     for k, v in pairs(params or {}) do
         if k ~= "max_pages" then p[k] = deep_copy(v) end
     end
     local opts = deep_copy(call_opts)
-    local fetched, done = 0, false
-    return function()
-        if done or (max_pages and fetched >= max_pages) then return nil end
-        local cursor = p.cursor
-        local page, meta = dispatch(self, "search_products", 2, p, opts)
-        if not page then
-            done = true
-            meta.cursor = cursor
-            error(meta, 2)
-        end
-        fetched = fetched + 1
-        if page.next_cursor then
-            p.cursor = page.next_cursor
-        else
-            done = true
-        end
-        return page, meta
-    end
+    return pager.walk(function(cursor)
+        p.cursor = cursor
+        return dispatch(self, "search_products", 3, p, opts)
+    end, p.cursor, max_pages)
 end
 
 --- for item, meta in client:items(params [, call_opts]) do ... end
@@ -332,18 +306,7 @@ function C:items(params, call_opts)
     check_self(self, 2)
     local ok, next_page = pcall(self.pages, self, params, call_opts)
     if not ok then reraise(next_page, 2) end
-    local page, meta, i = nil, nil, 0
-    return function()
-        while true do
-            if page and i < #page.items then
-                i = i + 1
-                return page.items[i], meta
-            end
-            page, meta = next_page()
-            if not page then return nil end
-            i = 0
-        end
-    end
+    return pager.items(next_page)
 end
 
 --- The clients live in the worker-thread VMs and are reused by every

@@ -282,6 +282,9 @@ local function render(template, vars)
     end))
 end
 
+-- Shared with spec/support/openresty.lua, which starts nginx the same way.
+M.nginx_bin, M.cjson_cpath, M.free_port, M.render = nginx_bin, cjson_cpath, free_port, render
+
 local function make_prefix()
     local dir = (read_cmd("mktemp -d " .. quote((os.getenv("TMPDIR") or "/tmp") .. "/octomock.XXXXXXXX")
         .. " 2>/dev/null") or ""):gsub("%s+$", "")

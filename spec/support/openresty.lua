@@ -48,36 +48,7 @@ M.ROOT = root()
 M.EXAMPLE_DIR = M.ROOT .. "/examples/openresty"
 M.MODULE = M.ROOT .. "/build/luajit/octogen/core.so"
 
-local function nginx_bin()
-    local env = os.getenv("MOCK_NGINX")
-    if env and env ~= "" then return env end
-    if read_file("/usr/sbin/nginx") then return "/usr/sbin/nginx" end
-    return "nginx"
-end
-
-local function cjson_cpath()
-    local out = read_cmd("ls /usr/lib/*/lua/5.1/cjson.so /usr/local/lib/lua/5.1/cjson.so "
-        .. "/usr/lib/lua/5.1/cjson.so 2>/dev/null") or ""
-    local dirs = {}
-    for path in out:gmatch("[^\n]+") do dirs[#dirs + 1] = path:gsub("cjson%.so$", "?.so") end
-    if #dirs == 0 then dirs[1] = "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so" end
-    return table.concat(dirs, ";")
-end
-
-local function free_port()
-    local s = assert(socket.bind("127.0.0.1", 0))
-    local _, port = s:getsockname()
-    s:close()
-    return tonumber(port)
-end
-
-local function render(template, vars)
-    return (template:gsub("%${([%w_]+)}", function(k)
-        local v = vars[k]
-        if v == nil then error("openresty: template variable " .. k .. " not set") end
-        return tostring(v)
-    end))
-end
+local nginx_bin, cjson_cpath, free_port, render = mock.nginx_bin, mock.cjson_cpath, mock.free_port, mock.render
 
 --- One HTTP/1.0 GET on a fresh connection (nginx closes it after the
 --- answer): status, body; or nil and an error.
