@@ -116,6 +116,18 @@ describe("octogen.auth.client_credentials", function()
         assert.truthy(api[1].headers.authorization:match("^Bearer oat%-%d+$"))
     end)
 
+    it("fetches once when many started calls need a token at the same moment", function()
+        local client = helpers.client(server, { api_key = octogen.auth.client_credentials {
+            token_url = token_url, client_id = "octo_client", client_secret = "octo_secret",
+        } })
+        local calls = {}
+        for i = 1, 8 do calls[i] = { "list_catalogs" } end
+        local res = client:all(calls, { concurrency = 8 })
+        for i = 1, 8 do assert.is_table(res[i][1]) end
+        assert.equal(1, #requests_to("/oauth/token"))
+        assert.equal(8, #requests_to("/v1/catalogs"))
+    end)
+
     it("can send the credentials with HTTP Basic instead", function()
         local client = helpers.client(server, { api_key = octogen.auth.client_credentials {
             token_url = token_url, client_id = "octo_client", client_secret = "octo_secret", auth_method = "basic",
