@@ -53,22 +53,11 @@ local SEARCH_BODY = '{"catalog":"warrenlotas","limit":50}'
 ---------------------------------------------------------------------------
 -- small helpers
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read_file(path)
-    local f = io.open(path, "rb")
-    if not f then return nil end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
+local sh = require "spec.support.sh"
+local quote, read_file = sh.quote, sh.read_file
 
 local function run(cmd)
-    local p = io.popen(cmd)
-    if not p then return "" end
-    local out = p:read("*a") or ""
-    p:close()
-    return out
+    return sh.read_cmd(cmd) or ""
 end
 
 local function have(cmd) return run("command -v " .. cmd .. " 2>/dev/null") ~= "" end
@@ -186,7 +175,7 @@ end
 local function make_clients(server, client)
     local base, key = server.base_url, mock.KEY
     local ka = keepalive.new(base, key)
-    local sh = luasocket_http.new(base, key)
+    local socket_http = luasocket_http.new(base, key)
     local clients = {}
 
     clients[#clients + 1] = {
@@ -218,8 +207,8 @@ local function make_clients(server, client)
         id = "socket.http", name = "socket.http + cjson", available = true,
         warm = true,
         run = lua_loop {
-            catalogs = function() ok200(sh:get("catalogs")) end,
-            search = function() ok200(sh:post("products/search", SEARCH_BODY)) end,
+            catalogs = function() ok200(socket_http:get("catalogs")) end,
+            search = function() ok200(socket_http:post("products/search", SEARCH_BODY)) end,
         },
     }
 

@@ -29,13 +29,7 @@ end)()
 local META = ROOT .. "/types/octogen.d.lua"
 local CONTRACT = ROOT .. "/../shared/octogen-api.md"
 
-local function read(path)
-    local f = io.open(path, "rb")
-    if not f then return nil end
-    local s = f:read("*a")
-    f:close()
-    return s
-end
+local read = require("spec.support.sh").read_file
 
 local function sorted_keys(t)
     local keys = {}

@@ -9,15 +9,11 @@ local LUA = os.getenv("OCTOGEN_TEST_LUA") or "lua5.4"
 local SCRIPT = "bin/octogen"
 local WRONG_KEY = "octo_wrong_secret_4711"
 
-local function shell_quote(s)
-    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh = require "spec.support.sh"
+local shell_quote = sh.quote
 
 local function read_file(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("*a")
-    f:close()
-    return s
+    return assert(sh.read_file(path), "cannot read " .. path)
 end
 
 local function write_file(path, s)

@@ -240,33 +240,22 @@ local function check_args(level, ...)
     end
 end
 
-function C:list_catalogs(call_opts)
-    check_self(self, 2)
-    check_args(2, call_opts)
-    local result, meta = dispatch(self, "list_catalogs", 2, call_opts)
-    return result, meta
+-- The methods that only check their arguments and send them across. The
+-- result is returned through locals, not a tail call: dispatch counts the
+-- caller's stack level from this frame.
+local function passthrough(name)
+    return function(self, ...)
+        check_self(self, 2)
+        check_args(2, ...)
+        local result, meta = dispatch(self, name, 2, ...)
+        return result, meta
+    end
 end
 
-function C:search_products(params, call_opts)
-    check_self(self, 2)
-    check_args(2, params, call_opts)
-    local result, meta = dispatch(self, "search_products", 2, params, call_opts)
-    return result, meta
-end
-
-function C:lookup_product(url, opts)
-    check_self(self, 2)
-    check_args(2, url, opts)
-    local result, meta = dispatch(self, "lookup_product", 2, url, opts)
-    return result, meta
-end
-
-function C:refresh_products(targets, opts)
-    check_self(self, 2)
-    check_args(2, targets, opts)
-    local result, meta = dispatch(self, "refresh_products", 2, targets, opts)
-    return result, meta
-end
+C.list_catalogs = passthrough("list_catalogs")
+C.search_products = passthrough("search_products")
+C.lookup_product = passthrough("lookup_product")
+C.refresh_products = passthrough("refresh_products")
 
 function C:request(method, path, body, call_opts)
     check_self(self, 2)

@@ -3,6 +3,9 @@
 local mock = require "spec.support.mock"
 local octogen = require "octogen"
 local cjson = require "cjson"
+local sh = require "spec.support.sh"
+
+local quote = sh.quote
 
 local M = {}
 
@@ -21,43 +24,30 @@ function M.body(req)
     return cjson.decode(req.body)
 end
 
-local function shell_quote(s)
-    return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
---- Run a Lua file with arguments in a fresh interpreter, with `env` set;
+--- Run a Lua file with arguments in a fresh interpreter (the one the
+--- Makefile names for the suite), with `env` set (false unsets a variable);
 --- returns its combined output and whether it exited 0.
 function M.run_file(env, path, ...)
     local parts = { "env", "-u", "OCTO_API_KEY", "-u", "OCTOGEN_PLATFORM_API_KEY" }
-    for k, v in pairs(env) do parts[#parts + 1] = shell_quote(k .. "=" .. v) end
+    for k, v in pairs(env) do
+        if v ~= false then parts[#parts + 1] = quote(k .. "=" .. v) end
+    end
     parts[#parts + 1] = os.getenv("OCTOGEN_TEST_LUA") or "lua5.4"
-    parts[#parts + 1] = shell_quote(path)
-    for _, a in ipairs { ... } do parts[#parts + 1] = shell_quote(a) end
+    parts[#parts + 1] = quote(path)
+    for _, a in ipairs { ... } do parts[#parts + 1] = quote(a) end
     local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1"))
     local out = p:read("*a")
     local ok, _, status = p:close()
     return out, ok == true or status == 0
 end
 
---- Run Lua `code` in a fresh interpreter (the one running the specs) with
---- `env` set (false unsets a variable); returns its stdout and exit status.
+--- Run Lua `code` the same way.
 function M.run_lua(env, code)
     local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write(code)
-    f:close()
-    local parts = { "env", "-u", "OCTO_API_KEY", "-u", "OCTOGEN_PLATFORM_API_KEY" }
-    for k, v in pairs(env) do
-        if v ~= false then parts[#parts + 1] = shell_quote(k .. "=" .. v) end
-    end
-    -- The Makefile names the interpreter the suite runs under.
-    parts[#parts + 1] = os.getenv("OCTOGEN_TEST_LUA") or "lua5.4"
-    parts[#parts + 1] = shell_quote(path)
-    local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1"))
-    local out = p:read("*a")
-    local ok, _, status = p:close()
+    sh.write_file(path, code)
+    local out, ok = M.run_file(env, path)
     os.remove(path)
-    return out, ok == true or status == 0
+    return out, ok
 end
 
 return M
