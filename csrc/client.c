@@ -271,15 +271,16 @@ int octogen_client_new(lua_State *L)
             curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
         }
     }
-    /* The config table stays with the client: the Lua layer keeps its
-     * retry policy, hooks and token provider there. */
-    lua_pushvalue(L, 1);
+    /* The uservalue is the C core's own table (transfer.c anchors running
+     * transfers in it); the Lua layer keeps its settings elsewhere, out of
+     * reach of anything holding the client. */
+    lua_newtable(L);
     octogen_setuservalue(L, 2);
     lua_settop(L, 2);
     return 1;
 }
 
-/* client:_request(method, path [, body_json [, expect [, call]]])
+/* core.request(client, method, path [, body_json [, expect [, call]]])
  *   -> result, meta | nil, err
  * The blocking path: one exchange on the client's own easy handle. expect
  * (see response_parse_shape) is given when the caller knows the shape of a
@@ -306,7 +307,7 @@ static int l_request(lua_State *L)
     return response_push(L, &c->ex, &r, &sh);
 }
 
-/* client:_set_auth(token | nil): the Lua layer's token providers. */
+/* core.set_auth(client, token | nil): the Lua layer's token providers. */
 static int l_set_auth(lua_State *L)
 {
     octogen_client *c = check_open(L);
@@ -319,7 +320,7 @@ static int l_set_auth(lua_State *L)
     return 0;
 }
 
-/* client:_escape(s): percent-encoding by libcurl, for form bodies. */
+/* core.escape(client, s): percent-encoding by libcurl, for form bodies. */
 static int l_escape(lua_State *L)
 {
     octogen_client *c = check_open(L);
@@ -333,27 +334,30 @@ static int l_escape(lua_State *L)
     return 1;
 }
 
-/* client:_config(): the table the client was built from. */
-static int l_config(lua_State *L)
-{
-    check_client(L);
-    octogen_getuservalue(L, 1);
-    return 1;
-}
-
+/* The public methods. What only the Lua layer may call (request,
+ * set_auth, escape, and transfer.c's start/poll/finish) is a function of
+ * the core module instead, so nothing private is reachable through a
+ * client, and the key, once copied into the Authorization line, has no
+ * reader at all. */
 static const luaL_Reg client_methods[] = {
-    {"_request", l_request},
-    {"_set_auth", l_set_auth},
-    {"_escape", l_escape},
-    {"_config", l_config},
     {"close", l_close},
     {"is_closed", l_is_closed},
     {"base_url", l_base_url},
     {NULL, NULL}
 };
 
+static const luaL_Reg private_functions[] = {
+    {"request", l_request},
+    {"set_auth", l_set_auth},
+    {"escape", l_escape},
+    {NULL, NULL}
+};
+
 void octogen_client_register(lua_State *L)
 {
+    /* module table is on top */
+    luaL_setfuncs(L, private_functions, 0);
+    transfer_register(L);
     luaL_newmetatable(L, OCTOGEN_CLIENT_MT);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "client_metatable");
@@ -365,7 +369,6 @@ void octogen_client_register(lua_State *L)
     lua_setfield(L, -2, "__tostring");
     lua_newtable(L);
     luaL_setfuncs(L, client_methods, 0);
-    transfer_register(L);
     /* The Lua layer adds the API methods to this same table. */
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "client_methods");

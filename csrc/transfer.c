@@ -3,8 +3,8 @@
  * (and multiplexing them over HTTP/2 when the server offers it).
  *
  * A transfer is an "octogen.transfer" userdata owning its easy handle and
- * its exchange buffers. While it runs, the client's config table (its
- * uservalue) holds it in _inflight, keyed by the transfer's address, so it
+ * its exchange buffers. While it runs, the client's uservalue (a table
+ * only the C core sees) holds it in _inflight, keyed by the transfer's address, so it
  * cannot be collected mid-flight; the transfer's own uservalue holds the
  * client and the body, so neither goes away before it does. */
 #include <stdlib.h>
@@ -64,7 +64,7 @@ static int transfer_gc(lua_State *L)
     return 0;
 }
 
-/* The client's config table's _inflight table on top of the stack. */
+/* The client's _inflight table on top of the stack. */
 static void push_inflight(lua_State *L, int client_idx)
 {
     octogen_getuservalue(L, client_idx);
@@ -78,7 +78,7 @@ static void push_inflight(lua_State *L, int client_idx)
     lua_remove(L, -2);
 }
 
-/* client:_start(method, path [, body [, expect [, call]]]) -> transfer */
+/* core.start(client, method, path [, body [, expect [, call]]]) -> transfer */
 static int l_start(lua_State *L)
 {
     octogen_client *c = octogen_check_open(L, 1);
@@ -185,7 +185,7 @@ static int collect(lua_State *L, octogen_client *c, int inflight_idx, int out_id
     return n;
 }
 
-/* client:_poll(seconds) -> {finished transfers}, transfers still running
+/* core.poll(client, seconds) -> {finished transfers}, transfers still running
  * Advances every transfer; waits at most `seconds` for something to
  * happen when nothing finished at once. 0 never waits. */
 static int l_poll(lua_State *L)
@@ -217,7 +217,7 @@ static int l_poll(lua_State *L)
     return 2;
 }
 
-/* transfer:_finish() -> result, meta | nil, err (once) */
+/* core.finish(transfer) -> result, meta | nil, err (once) */
 static int l_finish(lua_State *L)
 {
     transfer *t = (transfer *)luaL_checkudata(L, 1, TRANSFER_MT);
@@ -287,15 +287,16 @@ void transfer_detach_all(lua_State *L, octogen_client *c)
 void transfer_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        {"_finish", l_finish},
         {"state", l_state},
         {NULL, NULL}
     };
-    /* the client's methods table is on top */
+    /* the core module table is on top */
     lua_pushcfunction(L, l_start);
-    lua_setfield(L, -2, "_start");
+    lua_setfield(L, -2, "start");
     lua_pushcfunction(L, l_poll);
-    lua_setfield(L, -2, "_poll");
+    lua_setfield(L, -2, "poll");
+    lua_pushcfunction(L, l_finish);
+    lua_setfield(L, -2, "finish");
 
     luaL_newmetatable(L, TRANSFER_MT);
     lua_pushcfunction(L, transfer_gc);

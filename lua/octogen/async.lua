@@ -22,11 +22,12 @@ local unpack = table.unpack or unpack
 
 local methods = client.methods
 
--- What can be started: every method that makes requests and returns.
+-- What can be started by name: every method that makes requests and
+-- returns. (refresh_products starts its batches as functions, through
+-- client.run_all, which is not reachable from a client.)
 local STARTABLE = {
     list_catalogs = true, search_products = true, lookup_product = true,
     refresh_products = true, request = true,
-    _refresh_batch = true,   -- refresh_products' own, for its concurrency
 }
 
 -- Scheduler state lives in the client's config table, so two clients (or
@@ -50,6 +51,8 @@ end
 local Request = {}
 Request.__index = Request
 Request.__name = "octogen.request"
+
+local start_fn
 
 local function pack(...)
     return { n = select("#", ...), ... }
@@ -79,20 +82,25 @@ function methods:start(name, ...)
             type(name) == "string" and format("%q", name) or type(name),
             "list_catalogs, lookup_product, refresh_products, request, search_products"), 2)
     end
-    local s = state(self:_config())
-    local fn = methods[name]
-    local req = setmetatable({ client = self, name = name }, Request)
-    req.co = co_create(fn)
-    s.by_co[req.co] = req
-    s.pending[req] = true
-    s.n = s.n + 1
-    resume(s, req, self, ...)
+    local req = start_fn(self, name, methods[name], ...)
     if req.raised ~= nil then
         -- Raised before its first request: a mistake in the call itself.
         local err = req.raised
         if errors.is_error(err) then error(err, 2) end
         error(err, 0)
     end
+    return req
+end
+
+-- Start fn(self, ...) as a request named `name`.
+function start_fn(self, name, fn, ...)
+    local s = state(client.config(self))
+    local req = setmetatable({ client = self, name = name }, Request)
+    req.co = co_create(fn)
+    s.by_co[req.co] = req
+    s.pending[req] = true
+    s.n = s.n + 1
+    resume(s, req, self, ...)
     return req
 end
 
@@ -107,10 +115,10 @@ end
 --- Inside a started call: run one exchange without blocking.
 function client.start_exchange(self, config, req, method, path, body, expect, c_call)
     local s = config._async
-    local t = self:_start(method, path, body, expect, c_call)
+    local t = core.start(self, method, path, body, expect, c_call)
     s.by_transfer[t] = req
     co_yield()
-    return t:_finish()
+    return core.finish(t)
 end
 
 --- Inside a started call: wait `seconds` without blocking.
@@ -161,7 +169,7 @@ function methods:poll(seconds)
     if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
         errors.invalid("poll: seconds must be a number >= 0", 2)
     end
-    local s = state(self:_config())
+    local s = state(client.config(self))
     local deadline = core.now() + seconds
     local budget = seconds == 0 and POLL_BUDGET or nil
     repeat
@@ -179,7 +187,7 @@ function methods:poll(seconds)
         local wait = max(0, deadline - now)
         if soonest then wait = min(wait, max(0, soonest - now)) end
         if #s.ready > 0 then wait = 0 end
-        local finished = self:_poll(wait)
+        local finished = core.poll(self, wait)
         for i = 1, #finished do s.ready[#s.ready + 1] = finished[i] end
         hand_back(s, budget)
     until s.n == 0 or core.now() >= deadline
@@ -189,7 +197,7 @@ end
 --- How many started calls have not finished.
 function methods:pending()
     client.check_self(self, 2)
-    local s = self:_config()._async
+    local s = client.config(self)._async
     return s and s.n or 0
 end
 
@@ -230,6 +238,19 @@ function methods:all(calls, opts)
             errors.invalid(format("all: calls[%d] must be {\"method\", args...}", i), 2)
         end
     end
+    local results, raised = client.run_all(self, calls, concurrency)
+    if raised ~= nil then
+        if errors.is_error(raised) then error(raised, 2) end
+        error(raised, 0)
+    end
+    return results
+end
+
+--- Run calls at most `concurrency` at a time; each is {name, args...}
+-- (a method) or {fn, args...} (the Lua layer's own, such as refresh's
+-- batches). Returns the results in order, or nil and what a call raised
+-- before its first request, once the started ones have finished.
+function client.run_all(self, calls, concurrency)
     local n = #calls
     local results, next_i, active = {}, 1, {}
     local function collect()
@@ -244,18 +265,22 @@ function methods:all(calls, opts)
             end
         end
     end
+    local function start_one(c)
+        if type(c[1]) == "function" then
+            return start_fn(self, "internal", c[1], unpack(c, 2, c.n or #c))
+        end
+        return self:start(unpack(c, 1, c.n or #c))
+    end
     while next_i <= n or next(active) do
         collect()
         local running = 0
         for _ in pairs(active) do running = running + 1 end
         while running < concurrency and next_i <= n do
-            local c = calls[next_i]
-            local ok, req = pcall(self.start, self, unpack(c, 1, c.n or #c))
+            local ok, req = pcall(start_one, calls[next_i])
             if not ok then
                 -- A mistake in one call: let the started ones finish, then raise.
                 while self:poll(1) > 0 do end
-                if errors.is_error(req) then error(req, 2) end
-                error(req, 0)
+                return nil, req
             end
             active[next_i] = req
             next_i, running = next_i + 1, running + 1

@@ -58,7 +58,7 @@ function M.client_credentials(opts)
     local function form(fields)
         local parts = {}
         for _, kv in ipairs(fields) do
-            if kv[2] ~= nil then parts[#parts + 1] = http:_escape(kv[1]) .. "=" .. http:_escape(kv[2]) end
+            if kv[2] ~= nil then parts[#parts + 1] = core.escape(http, kv[1]) .. "=" .. core.escape(http, kv[2]) end
         end
         return table.concat(parts, "&")
     end
@@ -77,10 +77,10 @@ function M.client_credentials(opts)
             fields[#fields + 1] = { "client_secret", opts.client_secret }
         else
             -- RFC 6749 2.3.1: form-encode each part, then base64 the pair.
-            http:_set_auth(nil)
-            call.basic = http:_escape(opts.client_id) .. ":" .. http:_escape(opts.client_secret)
+            core.set_auth(http, nil)
+            call.basic = core.escape(http, opts.client_id) .. ":" .. core.escape(http, opts.client_secret)
         end
-        local res, err = http:_request("POST", "", form(fields), "object", call)
+        local res, err = core.request(http, "POST", "", form(fields), "object", call)
         if not res then
             err.message = "token request failed: " .. tostring(err.message)
             return nil, err

@@ -20,6 +20,16 @@ M.DEFAULT_BASE_URL = "https://api.octogen.ai/v1"
 local methods = core.client_methods
 M.methods = methods
 
+-- Each client's settings (retry policy, hooks, token provider, scheduler
+-- state), keyed by the client userdata. Nothing reachable from a client
+-- leads here, and the key itself is not kept once the C core has it.
+local private = setmetatable({}, { __mode = "k" })
+
+--- The settings of an open client (for the Lua layer's own modules).
+function M.config(self)
+    return private[self]
+end
+
 -- The metatable every client userdata has; used to recognise `self`.
 local client_mt = core.client_metatable
 
@@ -200,7 +210,10 @@ function M.new(opts)
     if not config then
         errors.raise(class or "InvalidArgumentError", why, 2)
     end
-    return core.new(config)
+    local c = core.new(config)
+    config.api_key = nil
+    private[c] = config
+    return c
 end
 
 --- For methods: raise unless `self` is an open client. `level` is the
@@ -272,7 +285,7 @@ end
 -- Returns true, or nil and the error to give the caller.
 local function ensure_token(self, config, refused)
     local now = core.now()
-    if not refused and config.token and (config.token_until == nil or now < config.token_until) then
+    if not refused and config.has_token and (config.token_until == nil or now < config.token_until) then
         return true
     end
     local token, expires_in = config.token_provider(refused)
@@ -287,10 +300,10 @@ local function ensure_token(self, config, refused)
     if type(token) ~= "string" or token == "" or args.has_control(token) then
         errors.invalid("the api_key function must return a non-empty token without CR, LF or NUL", 4)
     end
-    if token ~= config.token then
-        self:_set_auth(token)
-        config.token = token
-    end
+    -- The token goes into the C core's Authorization line and nowhere
+    -- else: keeping a copy here would make it readable.
+    core.set_auth(self, token)
+    config.has_token = true
     -- A token with a lifetime is reused until a minute before it ends (or
     -- half its life, when that is shorter); one without is asked for again
     -- on every request (the function may cache it itself).
@@ -305,7 +318,7 @@ end
 --- One API call with the client's retry policy, hooks and token provider:
 -- the path every method takes to the C core.
 function M.send(self, method, path, body, expect, call)
-    local config = self:_config()
+    local config = private[self]
     call = call or {}
     local max_retries = call.max_retries or config.max_retries
     local policy = config.retry
@@ -338,7 +351,7 @@ function M.send(self, method, path, body, expect, call)
         if req then
             result, meta = M.start_exchange(self, config, req, method, path, body, expect, c_call)
         else
-            result, meta = self:_request(method, path, body, expect, c_call)
+            result, meta = core.request(self, method, path, body, expect, c_call)
         end
         local err = result == nil and meta or nil
         if config.on_response then

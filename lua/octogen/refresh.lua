@@ -66,8 +66,8 @@ local function check_opts(opts)
     return size
 end
 
--- One batch: a method of its own so that client:all() can start it.
-function client.methods:_refresh_batch(body, call)
+-- One batch: a function of its own so that client.run_all can start it.
+local function refresh_batch(self, body, call)
     return client.send(self, "POST", "products/refresh", body, "object rejected:array", call)
 end
 
@@ -137,10 +137,10 @@ function client.methods:refresh_products(targets, opts)
     -- Sent one at a time, a batch goes out only once the one before it
     -- has not ended the call (a 401 stops everything).
     local answers
-    if concurrency > 1 and #batches > 1 and not client.current_request(self:_config()) then
+    if concurrency > 1 and #batches > 1 and not client.current_request(client.config(self)) then
         local calls = {}
-        for i, b in ipairs(batches) do calls[i] = { "_refresh_batch", b.body, call } end
-        answers = self:all(calls, { concurrency = concurrency })
+        for i, b in ipairs(batches) do calls[i] = { refresh_batch, b.body, call } end
+        answers = client.run_all(self, calls, concurrency)
     end
 
     for i, b in ipairs(batches) do
@@ -149,7 +149,7 @@ function client.methods:refresh_products(targets, opts)
         if answers then
             res, meta = answers[i][1], answers[i][2]
         else
-            res, meta = self:_refresh_batch(b.body, call)
+            res, meta = refresh_batch(self, b.body, call)
         end
         local err
         if not res then

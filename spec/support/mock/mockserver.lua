@@ -861,6 +861,26 @@ local function apply_fault(rule, uri, method, raw)
     elseif mode == "deep" then
         local depth = tonumber(rule.depth) or 100000
         return send(status or 200, string.rep("[", depth) .. string.rep("]", depth), headers)
+    elseif mode == "raw" then
+        -- A hostile server: rule.raw goes on the wire as it is (status
+        -- line, headers and all), then the connection is closed.
+        local sock = raw_socket()
+        if not sock then return ngx.exit(444) end
+        sock:send(tostring(rule.raw or ""))
+        return ngx.exit(444)
+    elseif mode == "many_headers" then
+        -- rule.count short header lines before a small JSON body.
+        local sock = raw_socket()
+        if not sock then return ngx.exit(444) end
+        local n = tonumber(rule.count) or 60000
+        local b = absent(rule.body) and "[]" or tostring(rule.body)
+        local lines = { format("HTTP/1.1 %d OK", status or 200) }
+        for i = 1, n do lines[#lines + 1] = "X-" .. i .. ": " .. (i % 10) end
+        lines[#lines + 1] = "Content-Type: application/json"
+        lines[#lines + 1] = "Content-Length: " .. #b
+        lines[#lines + 1] = "Connection: close"
+        sock:send(concat(lines, "\r\n") .. "\r\n\r\n" .. b)
+        return ngx.exit(444)
     end
 
     -- the modes below start from the real answer
