@@ -31,7 +31,7 @@ PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
 RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 BUSTED  = $(RUN_ENV) OCTOGEN_TEST_LUA=$(LUA_BIN) $(LUA_BIN) /usr/bin/busted
 
-.PHONY: all deps test test-all demo bench soak lint doc clean rock rock-check dist dist-check install
+.PHONY: all deps test test-all demo bench soak lint doc clean rock rock-check dist dist-check install contract-sync
 
 all: $(MODULE)
 
@@ -131,6 +131,14 @@ install: all
 	install -m 644 lua/octogen/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/
 	@if [ -f bin/octogen ]; then install -d $(DESTDIR)$(PREFIX)/bin && \
 	  install -m 755 bin/octogen $(DESTDIR)$(PREFIX)/bin/octogen; fi
+
+# The specs read the API contract from the repository's own snapshot;
+# this refreshes it when the steering copy sits beside the checkout.
+contract-sync:
+	@if [ -f ../shared/octogen-api.md ]; then \
+	  cmp -s ../shared/octogen-api.md spec/fixtures/octogen-api.md && echo "spec/fixtures/octogen-api.md is current" || \
+	  { cp ../shared/octogen-api.md spec/fixtures/octogen-api.md; echo "spec/fixtures/octogen-api.md updated"; }; \
+	else echo "no ../shared/octogen-api.md beside the checkout"; fi
 
 clean:
 	rm -rf build

@@ -7,8 +7,9 @@
 #                   with it. Any ASan, LSan or UBSan report, from the busted
 #                   process or from a child lua5.4 a spec starts, fails.
 #   make valgrind   spec/support/valgrind_script.lua (every client method, the
-#                   error paths, odd JSON) under memcheck with the normal -O2 -g
-#                   build; a definite or indirect leak or any error fails.
+#                   error paths, odd JSON) and the security specs under memcheck
+#                   with the normal -O2 -g build; a definite or indirect leak
+#                   or any error fails.
 #   make fuzz       fuzz/fuzz_decode.c under libFuzzer (clang-14, ASan+UBSan)
 #                   for FUZZ_SECONDS (default 60), starting from fuzz/corpus/;
 #                   inputs that add coverage are merged back into fuzz/corpus/,
@@ -140,9 +141,13 @@ $(SAN_DIR)/lua5.4: $(SAN_DIR)/preload_shim.so check.mk
 
 sanitize-build: $(SAN_MODULE) $(SAN_DIR)/lua5.4
 
+# The OpenResty spec loads the module built for LuaJIT into nginx (nginx's
+# Lua is LuaJIT, which the sanitizer build does not serve), so that build is
+# made here too: the target works on a fresh clone by itself.
 sanitize:
 	@sh .ci/install-deps $(SAN_PACKAGES)
 	@$(MAKE) --no-print-directory sanitize-build
+	@$(MAKE) --no-print-directory all LUA=luajit
 	@rm -rf $(SAN_REPORTS) $(SAN_TMP) && mkdir -p $(SAN_REPORTS) $(SAN_TMP)
 	@status=0; \
 	$(SAN_ENV) $(SAN_DIR)/lua5.4 /usr/bin/busted $(BUSTED_ARGS) spec || status=$$?; \
@@ -159,29 +164,52 @@ sanitize:
 
 # ------------------------------------------------------------------ valgrind
 #
-# The normal build (build/5.4, -O2 -g), under memcheck. Only lua5.4 runs
-# under valgrind: the mock's nginx and the shell commands it starts are
-# children, which memcheck does not follow (no --trace-children).
+# The normal build (build/5.4, -O2 -g), under memcheck: first
+# spec/support/valgrind_script.lua (every client method, the error paths,
+# odd JSON), then the security specs (VALGRIND_SPECS: the hostile-server and
+# careless-caller regressions) run by busted under memcheck, with the child
+# interpreters those specs start (helpers.run_lua) under memcheck as well,
+# through a launcher named by OCTOGEN_TEST_LUA. Each process writes its own
+# report file; any error or definite/indirect leak in any of them fails.
+# The mock's nginx and the shell commands are not run under valgrind.
 
 VALGRIND_SCRIPT := spec/support/valgrind_script.lua
+VALGRIND_SPECS  := spec/private_state_spec.lua spec/hostile_core_spec.lua \
+                   spec/reentry_spec.lua spec/hostile_calls_spec.lua
 VALGRIND_FLAGS  := --tool=memcheck --leak-check=full \
                    --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
                    --show-leak-kinds=definite,indirect --track-origins=yes \
                    --num-callers=30 --keep-debuginfo=yes \
-                   --suppressions=spec/support/valgrind.supp
+                   --suppressions=$(CURDIR)/spec/support/valgrind.supp
 
-VALGRIND_TMP := $(CURDIR)/build/valgrind/tmp
+VALGRIND_DIR     := $(CURDIR)/build/valgrind
+VALGRIND_TMP     := $(VALGRIND_DIR)/tmp
+VALGRIND_REPORTS := $(VALGRIND_DIR)/reports
+
+$(VALGRIND_DIR)/lua5.4: check.mk
+	@mkdir -p $(dir $@)
+	printf '%s\n' '#!/bin/sh' \
+	  '# lua5.4 under memcheck, one report file per process (made by check.mk).' \
+	  'exec valgrind $(VALGRIND_FLAGS) --log-file=$(VALGRIND_REPORTS)/child.%p $(CHECK_LUA) "$$@"' > $@
+	chmod +x $@
 
 valgrind:
 	@sh .ci/install-deps valgrind
 	@$(MAKE) --no-print-directory LUA=5.4 all
-	@rm -rf $(VALGRIND_TMP) && mkdir -p $(VALGRIND_TMP)
+	@$(MAKE) --no-print-directory $(VALGRIND_DIR)/lua5.4
+	@rm -rf $(VALGRIND_TMP) $(VALGRIND_REPORTS) && mkdir -p $(VALGRIND_TMP) $(VALGRIND_REPORTS)
 	@status=0; \
 	$(CHECK_RUN_PATH) LUA_CPATH="build/5.4/?.so;;" TMPDIR=$(VALGRIND_TMP) \
 	  valgrind $(VALGRIND_FLAGS) $(CHECK_LUA) $(VALGRIND_SCRIPT) || status=$$?; \
+	$(CHECK_RUN_PATH) LUA_CPATH="build/5.4/?.so;;" TMPDIR=$(VALGRIND_TMP) \
+	  OCTOGEN_TEST_LUA=$(VALGRIND_DIR)/lua5.4 \
+	  valgrind $(VALGRIND_FLAGS) --log-file=$(VALGRIND_REPORTS)/busted.%p \
+	  $(CHECK_LUA) /usr/bin/busted $(VALGRIND_SPECS) || status=$$?; \
 	$(call stop_left_mocks,$(VALGRIND_TMP)); \
-	if [ $$status -ne 0 ]; then echo "make valgrind: memcheck or the script failed ($$status)" >&2; exit $$status; fi; \
-	echo "make valgrind: no error, no definite or indirect leak"
+	bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VALGRIND_REPORTS)/* 2>/dev/null); \
+	if [ -n "$$bad" ]; then for f in $$bad; do echo "--- $$f"; cat "$$f"; done; status=1; fi; \
+	if [ $$status -ne 0 ]; then echo "make valgrind: memcheck or a spec failed ($$status)" >&2; exit $$status; fi; \
+	echo "make valgrind: no error, no definite or indirect leak ($$(ls $(VALGRIND_REPORTS) | wc -l) processes under memcheck)"
 
 # ---------------------------------------------------------------------- fuzz
 #
