@@ -78,7 +78,7 @@ soak: deps
 
 # The LDoc reference, into doc/ (config.ld).
 doc:
-	@sh .ci/install-deps lua-ldoc lua-discount
+	@sh .ci/install-deps lua-ldoc lua-discount lua5.1   # Debian's ldoc runs on 5.1 or 5.2 only
 	ldoc .
 
 # luacheck over every Lua file (.luacheckrc), cppcheck over the C core.
