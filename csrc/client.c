@@ -1,5 +1,6 @@
 /* The octogen.client userdata: lifetime of the easy handle and header
  * lists, and the one C entry point every API method goes through. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "octogen.h"
@@ -12,8 +13,15 @@ static octogen_client *check_client(lua_State *L)
 octogen_client *octogen_check_open(lua_State *L, int idx)
 {
     octogen_client *c = (octogen_client *)luaL_checkudata(L, idx, OCTOGEN_CLIENT_MT);
-    if (c->easy == NULL)
-        luaL_error(L, "octogen.client is closed");
+    if (c->easy == NULL) {
+        /* A programming error, raised as an error object (OctogenError,
+         * as the Lua layer's check_self raises) at the caller's line. */
+        luaL_where(L, 1);
+        lua_pushliteral(L, "octogen.client is closed");
+        lua_concat(L, 2);
+        errors_push_simple(L, "OctogenError", lua_tostring(L, -1), NULL, NULL);
+        lua_error(L);
+    }
     return c;
 }
 
@@ -54,8 +62,10 @@ static int set_auth(octogen_client *c, const char *token, size_t len)
     return 1;
 }
 
-/* Idempotent: close(), __close and __gc all come here. The base URL stays
- * until collection so tostring() still works on a closed client. */
+/* Idempotent: close(), __close and __gc all come here (and
+ * octogen_guarded, for a close() it deferred). The client is at index 1.
+ * The base URL stays until collection so tostring() still works on a
+ * closed client. */
 static void release(lua_State *L, octogen_client *c)
 {
     transfer_detach_all(L, c);
@@ -68,12 +78,61 @@ static void release(lua_State *L, octogen_client *c)
     set_auth(c, NULL, 0);
     buffer_free(&c->ex.url);
     buffer_free(&c->ex.response);
+    buffer_free(&c->ex.heads);
 }
 
+/* close() while a call on this client is in the C core (a finalizer run
+ * by a GC step during its conversion, say) would free the handle and the
+ * bytes that call is reading: it is deferred until the call returns. */
 static int l_close(lua_State *L)
 {
-    release(L, check_client(L));
+    octogen_client *c = check_client(L);
+    if (c->busy > 0) {
+        c->close_pending = 1;
+        return 0;
+    }
+    release(L, c);
     return 0;
+}
+
+/* Runs f under lua_pcall with the client (at index 1) marked busy and
+ * *in_use (when not NULL) set; returns how many results f left on the
+ * stack. f gets the caller's arguments (the same stack indices) and ctx
+ * as one more, last argument, which octogen_guard_ctx takes off. A
+ * close() made meanwhile is carried out here, once f is done with the
+ * handles; an error f raised is raised again after that, so no flag
+ * stays set. f must check that the client is still open: pushing f may
+ * itself run a GC step. */
+int octogen_guarded(lua_State *L, octogen_client *c, lua_CFunction f, void *ctx,
+                    int *in_use)
+{
+    int base = lua_gettop(L), status, i;
+    luaL_checkstack(L, base + 2, "octogen_guarded");
+    lua_pushcfunction(L, f);
+    for (i = 1; i <= base; i++)
+        lua_pushvalue(L, i);
+    lua_pushlightuserdata(L, ctx);
+    c->busy++;
+    if (in_use != NULL)
+        *in_use = 1;
+    status = lua_pcall(L, base + 1, LUA_MULTRET, 0);
+    if (in_use != NULL)
+        *in_use = 0;
+    c->busy--;
+    if (c->busy == 0 && c->close_pending) {
+        c->close_pending = 0;
+        release(L, c);
+    }
+    if (status != 0)
+        lua_error(L);
+    return lua_gettop(L) - base;
+}
+
+void *octogen_guard_ctx(lua_State *L)
+{
+    void *ctx = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return ctx;
 }
 
 static int l_gc(lua_State *L)
@@ -197,7 +256,21 @@ static long field_ms(lua_State *L, const char *name, double dflt)
     lua_getfield(L, 1, name);
     s = lua_isnil(L, -1) ? dflt : (double)luaL_checknumber(L, -1);
     lua_pop(L, 1);
-    return (long)(s * 1000.0 + 0.5);
+    return http_seconds_to_ms(s);
+}
+
+static int is_https(const char *url)
+{
+    static const char https[] = "https:";
+    size_t i;
+    for (i = 0; i < sizeof https - 1; i++) {
+        char ch = url[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (ch != https[i])
+            return 0;
+    }
+    return 1;
 }
 
 /* core.new(config) -> client. config is produced by lua/octogen/client.lua,
@@ -215,6 +288,7 @@ int octogen_client_new(lua_State *L)
     memset(c, 0, sizeof *c);
     buffer_init(&c->ex.url, 0);
     buffer_init(&c->ex.response, OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES);
+    buffer_init(&c->ex.heads, OCTOGEN_MAX_HEADER_BYTES);
     /* The metatable goes on first so __gc owns whatever is built below,
      * even if building raises half-way. */
     luaL_getmetatable(L, OCTOGEN_CLIENT_MT);
@@ -234,7 +308,7 @@ int octogen_client_new(lua_State *L)
     max_bytes = lua_isnil(L, -1) ? (double)OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES
                                  : (double)luaL_checknumber(L, -1);
     lua_pop(L, 1);
-    c->max_response_bytes = (size_t)max_bytes;
+    c->max_response_bytes = http_byte_limit(max_bytes);
 
     build_headers(L, &c->headers, 0);
     build_headers(L, &c->body_headers, 1);
@@ -265,6 +339,12 @@ int octogen_client_new(lua_State *L)
             curl_easy_setopt(c->easy, CURLOPT_CAPATH, ca_path);
         if (proxy != NULL)
             curl_easy_setopt(c->easy, CURLOPT_PROXY, proxy);
+        else if (!is_https(c->base_url))
+            /* Over plain http (loopback, or allow_insecure_http) a proxy
+             * from http_proxy/ALL_PROXY would receive the key in clear
+             * text: "" turns environment proxies off. (client.lua refuses
+             * an explicit non-loopback proxy for an http:// base_url.) */
+            curl_easy_setopt(c->easy, CURLOPT_PROXY, "");
         c->insecure = opt_flag(L, "insecure");
         if (c->insecure) {
             curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -280,31 +360,60 @@ int octogen_client_new(lua_State *L)
     return 1;
 }
 
+typedef struct {
+    octogen_client *c;
+    const char *method, *path, *body;
+    size_t body_len;
+    octogen_call call;
+    shape sh;
+} request_ctx;
+
+/* The exchange itself, under octogen_guarded. */
+static int request_guarded(lua_State *L)
+{
+    request_ctx *q = (request_ctx *)octogen_guard_ctx(L);
+    octogen_client *c = check_open(L);
+    octogen_response r;
+    CURLcode code;
+
+    code = http_setup(c, &c->ex, q->method, q->path, q->body, q->body_len, &q->call,
+                      c->auth_line);
+    if (code == CURLE_OK)
+        code = curl_easy_perform(c->easy);
+    http_done(&c->ex, code, q->method, &r);
+    return response_push(L, &c->ex, &r, &q->sh);
+}
+
 /* core.request(client, method, path [, body_json [, expect [, call]]])
  *   -> result, meta | nil, err
  * The blocking path: one exchange on the client's own easy handle. expect
  * (see response_parse_shape) is given when the caller knows the shape of a
  * good answer; call holds per-call settings (timeout, content_type,
- * no_auth, basic). */
+ * no_auth, basic).
+ *
+ * A blocking call made while another one on the same client is still in
+ * the C core (only a finalizer run during its conversion can do that) is
+ * refused: nil and an OctogenError. Running it would overwrite the
+ * handle and buffers the outer call is reading. */
 static int l_request(lua_State *L)
 {
-    octogen_client *c = check_open(L);
-    const char *method = luaL_checkstring(L, 2);
-    const char *path = luaL_checkstring(L, 3);
-    size_t body_len = 0;
-    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
-    octogen_response r;
-    octogen_call call;
-    shape sh;
-    CURLcode code;
-
-    response_parse_shape(L, 5, luaL_optstring(L, 5, NULL), &sh);
-    response_read_call(L, 6, &call);
-    code = http_setup(c, &c->ex, method, path, body, body_len, &call, c->auth_line);
-    if (code == CURLE_OK)
-        code = curl_easy_perform(c->easy);
-    http_done(&c->ex, code, method, &r);
-    return response_push(L, &c->ex, &r, &sh);
+    request_ctx q;
+    q.c = check_open(L);
+    q.method = luaL_checkstring(L, 2);
+    q.path = luaL_checkstring(L, 3);
+    q.body_len = 0;
+    q.body = luaL_optlstring(L, 4, NULL, &q.body_len);
+    response_parse_shape(L, 5, luaL_optstring(L, 5, NULL), &q.sh);
+    response_read_call(L, 6, &q.call);
+    if (q.c->ex_busy) {
+        lua_pushnil(L);
+        errors_push_simple(L, "OctogenError",
+                           "octogen.client is busy: a call re-entered it (from a finalizer) "
+                           "while another call on it was in progress; use another client",
+                           q.method, NULL);
+        return 2;
+    }
+    return octogen_guarded(L, q.c, request_guarded, &q, &q.c->ex_busy);
 }
 
 /* core.set_auth(client, token | nil): the Lua layer's token providers. */
@@ -326,7 +435,10 @@ static int l_escape(lua_State *L)
     octogen_client *c = check_open(L);
     size_t len;
     const char *s = luaL_checklstring(L, 2, &len);
-    char *out = curl_easy_escape(c->easy, s, (int)len);
+    char *out;
+    if (len > (size_t)INT_MAX)
+        return luaL_argerror(L, 2, "string too long");
+    out = curl_easy_escape(c->easy, s, (int)len);
     if (out == NULL)
         return luaL_error(L, "out of memory");
     lua_pushstring(L, out);

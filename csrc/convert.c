@@ -2,9 +2,17 @@
  *
  * Decoding is a single pass of yajl's callback parser that builds the final
  * result tables directly: keys are turned into snake_case as they arrive,
- * null members are left out, integral numbers become Lua integers on 5.3+.
+ * null members are left out, integral numbers become Lua integers on 5.3+,
+ * and arrays get the octogen.array metatable (so [] and {} stay apart, and
+ * a decoded array encodes back as an array).
  * Nothing is decoded into an intermediate tree first, which is what makes
  * this cheaper than cjson.decode followed by a rewrite of every key.
+ *
+ * Key collisions: two members of one object can map to the same Lua key
+ * (a repeated name, or "Size" and "size"). The FIRST such member in the
+ * document is kept; later ones are parsed and dropped. A null member is
+ * absent, so it does not count. Deterministic, at one table lookup per
+ * member, and nothing a later member says can replace what was checked.
  *
  * Encoding uses yajl_gen: object keys are emitted in sorted order so a body
  * is byte-for-byte deterministic, and strings are checked for UTF-8. */
@@ -29,6 +37,7 @@ int convert_push_null(lua_State *L)
 
 typedef struct {
     unsigned char is_array;
+    unsigned char skip;     /* the pending member's key is taken: drop it */
     lua_Integer n;
 } frame;
 
@@ -42,23 +51,8 @@ typedef struct {
      * same-shaped items, so presizing the next table with it saves the
      * rehash-on-grow of every item (a measured ~15% of decoding time). */
     int last_size[2][OCTOGEN_MAX_DEPTH];  /* [is_array][depth] */
-    /* One member of the top-level object whose JSON kind the caller wants
-     * to know (a page's "items"): an empty array and an empty object are
-     * the same Lua table, so the check has to be made while parsing. */
-    const char *watch;
-    size_t watch_len;
-    int watching;
-    int watched_kind;
+    int array_mt;   /* stack index of the octogen.array metatable */
 } decoder;
-
-/* Called for every value: records the kind of the watched member. */
-static void note(decoder *d, int kind)
-{
-    if (d->watching) {
-        d->watched_kind = kind;
-        d->watching = 0;
-    }
-}
 
 /* The yajl handle lives in a small userdata so that its finalizer frees
  * it even when a Lua error unwinds through the parser; the decoder state
@@ -88,6 +82,9 @@ static void place(decoder *d)
     f = &d->frames[d->depth - 1];
     if (f->is_array) {
         lua_rawseti(d->L, -2, (int)++f->n);
+    } else if (f->skip) {
+        f->skip = 0;
+        lua_pop(d->L, 2);   /* a later member for a key already set */
     } else {
         f->n++;
         lua_rawset(d->L, -3);
@@ -140,8 +137,8 @@ static void push_key(lua_State *L, const char *s, size_t len)
 static int on_null(void *ctx)
 {
     decoder *d = (decoder *)ctx;
-    note(d, JSON_KIND_NULL);
     if (d->depth > 0 && !d->frames[d->depth - 1].is_array) {
+        d->frames[d->depth - 1].skip = 0;
         lua_pop(d->L, 1);  /* drop the pending key: a null member is absent */
         return 1;
     }
@@ -153,7 +150,6 @@ static int on_null(void *ctx)
 static int on_boolean(void *ctx, int v)
 {
     decoder *d = (decoder *)ctx;
-    note(d, JSON_KIND_SCALAR);
     lua_pushboolean(d->L, v);
     place(d);
     return 1;
@@ -197,7 +193,6 @@ static void push_number(lua_State *L, const char *s, size_t len)
 static int on_number(void *ctx, const char *s, size_t len)
 {
     decoder *d = (decoder *)ctx;
-    note(d, JSON_KIND_SCALAR);
     push_number(d->L, s, len);
     place(d);
     return 1;
@@ -206,7 +201,6 @@ static int on_number(void *ctx, const char *s, size_t len)
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
     decoder *d = (decoder *)ctx;
-    note(d, JSON_KIND_SCALAR);
     lua_pushlstring(d->L, (const char *)s, len);
     place(d);
     return 1;
@@ -215,28 +209,34 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 static int on_key(void *ctx, const unsigned char *s, size_t len)
 {
     decoder *d = (decoder *)ctx;
-    if (d->watch != NULL && d->depth == 1 && len == d->watch_len &&
-        memcmp(s, d->watch, len) == 0)
-        d->watching = 1;
-    push_key(d->L, (const char *)s, len);
+    lua_State *L = d->L;
+    push_key(L, (const char *)s, len);
+    /* First member wins (see the top of this file). */
+    lua_pushvalue(L, -1);
+    lua_rawget(L, -3);
+    d->frames[d->depth - 1].skip = (unsigned char)!lua_isnil(L, -1);
+    lua_pop(L, 1);
     return 1;
 }
 
 static int open_container(decoder *d, int is_array)
 {
-    note(d, is_array ? JSON_KIND_ARRAY : JSON_KIND_OBJECT);
     if (d->depth >= OCTOGEN_MAX_DEPTH) {
         d->too_deep = 1;
         return 0;
     }
     luaL_checkstack(d->L, 4, "JSON nesting");
-    if (is_array)
+    if (is_array) {
         lua_createtable(d->L, d->last_size[1][d->depth], 0);
-    else
+        lua_pushvalue(d->L, d->array_mt);
+        lua_setmetatable(d->L, -2);
+    } else {
         lua_createtable(d->L, 0, d->last_size[0][d->depth]);
+    }
     if (d->depth == 0)
         d->top_is = is_array ? JSON_TOP_ARRAY : JSON_TOP_OBJECT;
     d->frames[d->depth].is_array = (unsigned char)is_array;
+    d->frames[d->depth].skip = 0;
     d->frames[d->depth].n = 0;
     d->depth++;
     return 1;
@@ -268,9 +268,32 @@ int convert_decode(lua_State *L, const char *json, size_t len, int *top_is,
     return convert_decode_watch(L, json, len, top_is, NULL, NULL, why);
 }
 
+/* The JSON kind of the Lua value at idx, as decoding made it. */
+static int kind_of(lua_State *L, int idx, int array_mt)
+{
+    int kind;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return JSON_KIND_ABSENT;
+    case LUA_TLIGHTUSERDATA:
+        return lua_touserdata(L, idx) == (void *)&null_sentinel ? JSON_KIND_NULL
+                                                                : JSON_KIND_SCALAR;
+    case LUA_TTABLE:
+        if (!lua_getmetatable(L, idx))
+            return JSON_KIND_OBJECT;
+        kind = lua_rawequal(L, -1, array_mt) ? JSON_KIND_ARRAY : JSON_KIND_OBJECT;
+        lua_pop(L, 1);
+        return kind;
+    default:
+        return JSON_KIND_SCALAR;
+    }
+}
+
 /* As convert_decode; when watch is not NULL, *watched_kind gets the JSON
- * kind of the top-level member of that (wire) name, JSON_KIND_ABSENT if
- * there is none. */
+ * kind of the value the decoded top-level object holds under that member
+ * (its Lua key: watch in snake_case), JSON_KIND_ABSENT if none. It is
+ * read from the result itself, after collisions were resolved, so it
+ * always describes the value the caller gets. */
 int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is,
                          const char *watch, int *watched_kind, const char **why)
 {
@@ -284,15 +307,13 @@ int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is
     box->h = NULL;
     luaL_getmetatable(L, DECODER_MT);
     lua_setmetatable(L, -2);
+    luaL_getmetatable(L, OCTOGEN_ARRAY_MT);
     d->L = L;
     d->depth = 0;
     d->top_is = JSON_TOP_SCALAR;
     d->too_deep = 0;
     memset(d->last_size, 0, sizeof d->last_size);
-    d->watch = watch;
-    d->watch_len = watch != NULL ? strlen(watch) : 0;
-    d->watching = 0;
-    d->watched_kind = JSON_KIND_ABSENT;
+    d->array_mt = lua_gettop(L);
     box->h = yajl_alloc(&decode_callbacks, NULL, d);
     if (box->h == NULL) {
         lua_settop(L, base);
@@ -316,9 +337,17 @@ int convert_decode_watch(lua_State *L, const char *json, size_t len, int *top_is
     }
     if (top_is != NULL)
         *top_is = d->top_is;
-    if (watched_kind != NULL)
-        *watched_kind = d->watched_kind;
-    /* Stack: base, parser box, value. Keep the value only. */
+    if (watched_kind != NULL) {
+        *watched_kind = JSON_KIND_ABSENT;
+        if (watch != NULL && d->top_is == JSON_TOP_OBJECT) {
+            push_key(L, watch, strlen(watch));
+            lua_rawget(L, -2);
+            *watched_kind = kind_of(L, -1, d->array_mt);
+            lua_pop(L, 1);
+        }
+    }
+    /* Stack: base, parser box, array metatable, value. Keep the value. */
+    lua_remove(L, base + 1);
     lua_remove(L, base + 1);
     return 1;
 }
@@ -448,7 +477,8 @@ static int encode_table(lua_State *L, yajl_gen g, int idx, int depth,
         }
     }
     if (count > 0 && strings == 0) {
-        if ((size_t)max_index != count) {
+        /* Compared as numbers: a key such as 1e300 must not be cast. */
+        if (max_index != (lua_Number)count) {
             *why = "array has holes (use octogen.null for a null element)";
             return 0;
         }

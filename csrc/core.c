@@ -6,13 +6,18 @@
 #include "octogen.h"
 
 /* core.sleep(seconds): the default wait between retries for hosts that
- * have no scheduler of their own (OpenResty passes ngx.sleep instead). */
+ * have no scheduler of their own (OpenResty passes ngx.sleep instead).
+ * NaN and negatives do not wait; a huge wait (math.huge, 1e300) is
+ * clamped to OCTOGEN_MAX_WAIT_MS, as every wait is: casting it to time_t
+ * would be undefined (and made nanosleep fail at once). */
 static int l_sleep(lua_State *L)
 {
     double s = (double)luaL_checknumber(L, 1);
     struct timespec ts, rest;
     if (!(s > 0))
         return 0;
+    if (s > (double)OCTOGEN_MAX_WAIT_MS / 1000.0)
+        s = (double)OCTOGEN_MAX_WAIT_MS / 1000.0;
     ts.tv_sec = (time_t)floor(s);
     ts.tv_nsec = (long)((s - floor(s)) * 1e9);
     while (nanosleep(&ts, &rest) != 0 && errno == EINTR)

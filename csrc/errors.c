@@ -73,6 +73,20 @@ static void push_error(lua_State *L, const char *name, const octogen_response *r
     }
 }
 
+/* An error of class `name` that no response produced (a closed or busy
+ * client); method and url may be NULL. */
+void errors_push_simple(lua_State *L, const char *name, const char *message,
+                        const char *method, const char *url)
+{
+    octogen_response r;
+    memset(&r, 0, sizeof r);
+    r.method = method;
+    r.url = url;
+    push_error(L, name, &r);
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+}
+
 void errors_push_transport(lua_State *L, const octogen_response *r,
                            const char *curl_message)
 {

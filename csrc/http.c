@@ -5,6 +5,8 @@
  * changes: URL, method, body and the header list. The same setup serves
  * the blocking path (curl_easy_perform on the client's own handle) and
  * transfers run by the client's multi handle (transfer.c). */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +66,103 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
     return buffer_append(b, p, n) ? n : 0;
 }
 
+/* Seconds (a Lua number: maybe NaN, huge or tiny) as the milliseconds
+ * libcurl takes: rounded to the nearest, but a positive time never
+ * becomes 0 (libcurl reads 0 as "no limit") and none exceeds
+ * OCTOGEN_MAX_WAIT_MS (the cast of a larger double is undefined). */
+long http_seconds_to_ms(double seconds)
+{
+    double ms;
+    if (!(seconds > 0))
+        return 0;
+    ms = floor(seconds * 1000.0 + 0.5);
+    if (ms < 1)
+        return 1;
+    if (ms >= (double)OCTOGEN_MAX_WAIT_MS)
+        return OCTOGEN_MAX_WAIT_MS;
+    return (long)ms;
+}
+
+/* A byte count (a Lua number) as a buffer limit: at least 1 (0 would
+ * mean "no limit"), at most SIZE_MAX. */
+size_t http_byte_limit(double bytes)
+{
+    if (!(bytes >= 1))
+        return 1;
+    if (bytes >= (double)SIZE_MAX)
+        return SIZE_MAX;
+    return (size_t)bytes;
+}
+
+static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
+
+/* One header line as libcurl receives it (status lines, header lines,
+ * the blank line that ends a block, and trailers alike). Linear in the
+ * line: a status line starts a new response (after a 1xx, or a proxy's
+ * answer to CONNECT) and drops what the previous one had; only the first
+ * OCTOGEN_MAX_HEADERS lines of a block are kept; lines after the block's
+ * blank line (trailers) are not headers. head_state tells response.c
+ * whether the block was complete. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *userdata)
+{
+    exchange *x = (exchange *)userdata;
+    size_t n = size * nmemb, len = n, name_len, i;
+    const char *colon, *v, *end;
+    header_ref *ref;
+
+    while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n'))
+        len--;
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        buffer_reset(&x->heads);
+        x->head_kept = 0;
+        x->head_state = HEAD_OPEN;
+        return n;
+    }
+    if (x->head_state != HEAD_OPEN)
+        return n;
+    if (len == 0) {
+        x->head_state = HEAD_ENDED;
+        return n;
+    }
+    /* A folded continuation line (obsolete) is not kept either. */
+    if (x->head_kept >= OCTOGEN_MAX_HEADERS || is_blank(p[0]))
+        return n;
+    colon = (const char *)memchr(p, ':', len);
+    if (colon == NULL || colon == p)
+        return n;
+    name_len = (size_t)(colon - p);
+    v = colon + 1;
+    end = p + len;
+    while (v < end && is_blank(*v))
+        v++;
+    while (end > v && is_blank(end[-1]))
+        end--;
+    ref = &x->head_refs[x->head_kept];
+    ref->name = x->heads.len;
+    ref->name_len = name_len;
+    ref->value = x->heads.len + name_len;
+    ref->value_len = (size_t)(end - v);
+    if (!buffer_append(&x->heads, p, name_len) ||
+        !buffer_append(&x->heads, v, ref->value_len)) {
+        /* Over OCTOGEN_MAX_HEADER_BYTES: keep what fitted before. */
+        x->heads.len = ref->name;
+        return n;
+    }
+    for (i = 0; i < name_len; i++) {
+        char ch = x->heads.data[ref->name + i];
+        if (ch >= 'A' && ch <= 'Z')
+            x->heads.data[ref->name + i] = (char)(ch - 'A' + 'a');
+    }
+    x->head_kept++;
+    return n;
+}
+
 /* Options every easy handle of a client carries; set once per handle. */
 void http_configure(CURL *e, long connect_timeout_ms)
 {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     /* Any encoding libcurl was built with (gzip, deflate, br, zstd). */
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     /* Never follow a redirect: the Authorization header must not travel to
@@ -85,6 +179,8 @@ void http_bind(CURL *e, exchange *x)
     x->easy = e;
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &x->response);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
+    x->heads.limit = OCTOGEN_MAX_HEADER_BYTES;
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
 }
 
@@ -123,6 +219,9 @@ CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
                      call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms);
     buffer_reset(&x->response);
     x->response.limit = c->max_response_bytes;
+    buffer_reset(&x->heads);
+    x->head_kept = 0;
+    x->head_state = HEAD_NONE;
     x->errbuf[0] = '\0';
 
     curl_easy_setopt(e, CURLOPT_URL, x->url.data);
@@ -167,31 +266,28 @@ void http_done(exchange *x, CURLcode code, const char *method, octogen_response 
     r->url = x->url.data;
 }
 
-/* Response headers of the last exchange as a table with lower-case names;
- * a repeated header is joined with ", " as RFC 9110 allows. */
-void http_push_headers(lua_State *L, CURL *easy)
+/* Response headers of the last exchange, as collected by on_header, as
+ * a table with lower-case names; a repeated header is joined with ", "
+ * as RFC 9110 allows. One pass over at most OCTOGEN_MAX_HEADERS lines. */
+void http_push_headers(lua_State *L, const exchange *x)
 {
-    struct curl_header *h = NULL, *prev = NULL;
-    char name[128];
-    lua_newtable(L);
-    while ((h = curl_easy_nextheader(easy, CURLH_HEADER, -1, prev)) != NULL) {
-        size_t i, n = strlen(h->name);
-        prev = h;
-        if (n >= sizeof name)
+    int i;
+    lua_createtable(L, 0, x->head_kept);
+    for (i = 0; i < x->head_kept; i++) {
+        const header_ref *h = &x->head_refs[i];
+        /* Names longer than this were never useful and are skipped, as
+         * before. */
+        if (h->name_len >= 128)
             continue;
-        for (i = 0; i < n; i++) {
-            char ch = h->name[i];
-            name[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-        }
-        lua_pushlstring(L, name, n);
+        lua_pushlstring(L, x->heads.data + h->name, h->name_len);
         lua_pushvalue(L, -1);
         lua_rawget(L, -3);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
-            lua_pushstring(L, h->value);
+            lua_pushlstring(L, x->heads.data + h->value, h->value_len);
         } else {
             lua_pushliteral(L, ", ");
-            lua_pushstring(L, h->value);
+            lua_pushlstring(L, x->heads.data + h->value, h->value_len);
             lua_concat(L, 3);
         }
         lua_rawset(L, -3);

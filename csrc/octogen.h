@@ -18,6 +18,22 @@
 
 #define OCTOGEN_DEFAULT_MAX_RESPONSE_BYTES (64u * 1024u * 1024u)
 
+/* Response headers kept per exchange (those of the final response, in
+ * wire order). A hostile server may send tens of thousands of tiny lines
+ * within libcurl's 300 KB header cap; past this many they are counted
+ * and dropped, so building meta.headers costs a bounded, linear pass.
+ * Real API answers carry about fifteen. */
+#define OCTOGEN_MAX_HEADERS 100
+/* Bytes of kept header lines per exchange: a second bound, beside
+ * libcurl's own, on what the kept lines can hold. */
+#define OCTOGEN_MAX_HEADER_BYTES (1024u * 1024u)
+
+/* Every wait and timeout given in seconds is clamped to this many
+ * milliseconds (INT_MAX, about 24.8 days): the most curl_multi_poll
+ * takes, and far beyond any useful wait. Casting a larger double (or
+ * math.huge) to an integer would be undefined behaviour. */
+#define OCTOGEN_MAX_WAIT_MS 2147483647L
+
 /* A growable byte buffer; the owner frees it with buffer_free. */
 typedef struct {
     char *data;
@@ -32,12 +48,25 @@ int buffer_append(buffer *b, const char *p, size_t n);
 void buffer_reset(buffer *b);
 void buffer_free(buffer *b);
 
+/* One kept response header: offsets into exchange.heads. */
+typedef struct {
+    size_t name, name_len, value, value_len;
+} header_ref;
+
+enum { HEAD_NONE = 0, HEAD_OPEN = 1, HEAD_ENDED = 2 };
+
 /* What one exchange owns besides its easy handle: buffers and the
- * per-call header nodes libcurl reads during the transfer. */
+ * per-call header nodes libcurl reads during the transfer. The response
+ * headers are collected here by a header callback as they arrive (see
+ * http.c on_header) rather than read back from libcurl afterwards. */
 typedef struct {
     CURL *easy;                       /* not owned */
     buffer url;
     buffer response;
+    buffer heads;                     /* lower-case names and values */
+    header_ref head_refs[OCTOGEN_MAX_HEADERS];
+    int head_kept;
+    int head_state;                   /* HEAD_*: ENDED once the final blank line came */
     char errbuf[CURL_ERROR_SIZE];
     struct curl_slist auth_node, type_node;
     char type_line[128];
@@ -63,6 +92,15 @@ typedef struct {
     long timeout_ms;
     long connect_timeout_ms;
     size_t max_response_bytes;
+    /* Re-entry: any allocation in the C core may run a GC step, and a
+     * finalizer may then call close() or another call on this client.
+     * busy counts C calls in progress on the client; close() while it is
+     * non-zero only sets close_pending, and the last of them closes.
+     * ex_busy is set while the blocking exchange (ex, easy) is in use: a
+     * blocking call made meanwhile is refused (see client.c). */
+    int busy;
+    int ex_busy;
+    int close_pending;
 } octogen_client;
 
 /* What one call may change from the client's settings. */
@@ -93,6 +131,9 @@ typedef struct {
 int octogen_client_new(lua_State *L);
 void octogen_client_register(lua_State *L);
 octogen_client *octogen_check_open(lua_State *L, int idx);
+int octogen_guarded(lua_State *L, octogen_client *c, lua_CFunction f, void *ctx,
+                    int *in_use);
+void *octogen_guard_ctx(lua_State *L);
 
 /* http.c */
 void http_configure(CURL *e, long connect_timeout_ms);
@@ -101,7 +142,9 @@ CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
                     const char *path, const char *body, size_t body_len,
                     const octogen_call *call, const char *auth_line);
 void http_done(exchange *x, CURLcode code, const char *method, octogen_response *r);
-void http_push_headers(lua_State *L, CURL *easy);
+void http_push_headers(lua_State *L, const exchange *x);
+long http_seconds_to_ms(double seconds);
+size_t http_byte_limit(double bytes);
 
 /* response.c */
 void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh);
@@ -134,6 +177,8 @@ void errors_push_transport(lua_State *L, const octogen_response *r,
                            const char *curl_message);
 void errors_push_status(lua_State *L, const buffer *response,
                         const octogen_response *r, int header_idx);
+void errors_push_simple(lua_State *L, const char *name, const char *message,
+                        const char *method, const char *url);
 void errors_push_bad_body(lua_State *L, const octogen_response *r,
                           const char *message, const char *body, size_t len,
                           int header_idx);

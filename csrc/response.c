@@ -113,8 +113,9 @@ void response_read_call(lua_State *L, int idx, octogen_call *call)
     if (!lua_istable(L, idx))
         return;
     lua_getfield(L, idx, "timeout");
+    /* Rounded, never to 0 ("no limit" to libcurl), clamped (http.c). */
     if (!lua_isnil(L, -1))
-        call->timeout_ms = (long)(luaL_checknumber(L, -1) * 1000.0 + 0.5);
+        call->timeout_ms = http_seconds_to_ms((double)luaL_checknumber(L, -1));
     lua_getfield(L, idx, "content_type");
     call->content_type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
     lua_getfield(L, idx, "no_auth");
@@ -127,16 +128,30 @@ void response_read_call(lua_State *L, int idx, octogen_call *call)
         luaL_argerror(L, idx, "content_type contains CR or LF");
 }
 
+static const char *const shape_names[] = {"JSON value", "JSON object", "JSON array"};
+
 int response_push(lua_State *L, exchange *x, const octogen_response *r,
                   const shape *sh)
 {
     const char *data, *why = NULL, *mismatch;
     int header_idx, top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
 
+    if (r->code == CURLE_OK && x->head_state != HEAD_ENDED) {
+        /* libcurl accepts a connection closed inside the header block (a
+         * status line and part of a header, then EOF) as a complete
+         * answer. It is not one: report the broken exchange as such
+         * (a ConnectionError, which is retryable), not as an APIError. */
+        octogen_response cut = *r;
+        cut.code = CURLE_RECV_ERROR;
+        lua_pushnil(L);
+        errors_push_transport(L, &cut, "the server closed the connection before "
+                                       "the end of the response headers");
+        return 2;
+    }
     if (r->code != CURLE_OK) {
         lua_pushnil(L);
         if (r->code == CURLE_WRITE_ERROR && x->response.overflowed) {
-            http_push_headers(L, x->easy);
+            http_push_headers(L, x);
             errors_push_bad_body(L, r, "response body is larger than max_response_bytes",
                                  NULL, 0, -1);
             lua_remove(L, -2);
@@ -146,7 +161,7 @@ int response_push(lua_State *L, exchange *x, const octogen_response *r,
         return 2;
     }
 
-    http_push_headers(L, x->easy);
+    http_push_headers(L, x);
     header_idx = lua_gettop(L);
     if (r->status < 200 || r->status >= 300) {
         lua_pushnil(L);
@@ -154,11 +169,23 @@ int response_push(lua_State *L, exchange *x, const octogen_response *r,
         return 2;
     }
     if (r->status == 204 || strcmp(r->method, "HEAD") == 0) {
+        if (sh->top >= 0 && strcmp(r->method, "HEAD") != 0) {
+            /* A method that promised its caller a shape has nothing to
+             * give: an APIError (status kept), not `true`. */
+            lua_pushnil(L);
+            lua_pushfstring(L, "Octogen API returned no body (HTTP %d) where a %s was expected",
+                            (int)r->status, shape_names[sh->top]);
+            errors_push_bad_body(L, r, lua_tostring(L, -1), NULL, 0, header_idx);
+            lua_remove(L, -2);
+            return 2;
+        }
         lua_pushboolean(L, 1);
         push_meta(L, r, header_idx);
         return 2;
     }
     data = x->response.data != NULL ? x->response.data : "";
+    /* The watched member's kind is read from the decoded table itself,
+     * so the check is on the value the caller gets. */
     if (!convert_decode_watch(L, data, x->response.len, &top_is,
                               sh->member[0] ? sh->member : NULL, &member_kind, &why)) {
         lua_pushnil(L);

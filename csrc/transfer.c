@@ -61,6 +61,7 @@ static int transfer_gc(lua_State *L)
     wipe_free(&t->auth_line);
     buffer_free(&t->ex.url);
     buffer_free(&t->ex.response);
+    buffer_free(&t->ex.heads);
     return 0;
 }
 
@@ -78,20 +79,37 @@ static void push_inflight(lua_State *L, int client_idx)
     lua_remove(L, -2);
 }
 
-/* core.start(client, method, path [, body [, expect [, call]]]) -> transfer */
+static int start_guarded(lua_State *L);
+
+/* core.start(client, method, path [, body [, expect [, call]]]) -> transfer
+ * The work runs under octogen_guarded: a finalizer that a GC step runs
+ * meanwhile may close the client, and that waits until the transfer is
+ * registered (and is then detached with the others). */
 static int l_start(lua_State *L)
 {
     octogen_client *c = octogen_check_open(L, 1);
-    const char *method = luaL_checkstring(L, 2);
-    const char *path = luaL_checkstring(L, 3);
+    lua_settop(L, 6);
+    return octogen_guarded(L, c, start_guarded, NULL, NULL);
+}
+
+static int start_guarded(lua_State *L)
+{
+    octogen_client *c;
+    const char *method;
+    const char *path;
     size_t body_len = 0;
-    const char *body = luaL_optlstring(L, 4, NULL, &body_len);
+    const char *body;
     octogen_call call;
     transfer *t;
     CURL *e;
     CURLcode code;
     int running;
 
+    (void)octogen_guard_ctx(L);
+    c = octogen_check_open(L, 1);
+    method = luaL_checkstring(L, 2);
+    path = luaL_checkstring(L, 3);
+    body = luaL_optlstring(L, 4, NULL, &body_len);
     if (strlen(method) >= sizeof t->method)
         return luaL_argerror(L, 2, "method name too long");
     lua_settop(L, 6);
@@ -99,6 +117,7 @@ static int l_start(lua_State *L)
     memset(t, 0, sizeof *t);
     buffer_init(&t->ex.url, 0);
     buffer_init(&t->ex.response, c->max_response_bytes);
+    buffer_init(&t->ex.heads, OCTOGEN_MAX_HEADER_BYTES);
     luaL_getmetatable(L, TRANSFER_MT);
     lua_setmetatable(L, -2);
     /* anchors: the client, the body and the call table */
@@ -185,16 +204,30 @@ static int collect(lua_State *L, octogen_client *c, int inflight_idx, int out_id
     return n;
 }
 
+static int poll_guarded(lua_State *L);
+
 /* core.poll(client, seconds) -> {finished transfers}, transfers still running
- * Advances every transfer; waits at most `seconds` for something to
- * happen when nothing finished at once. 0 never waits. */
+ * Advances every transfer; waits at most `seconds` (clamped to
+ * OCTOGEN_MAX_WAIT_MS; NaN and negatives are 0) for something to happen
+ * when nothing finished at once. 0 never waits. Runs under
+ * octogen_guarded, so a close() from a finalizer waits for it. */
 static int l_poll(lua_State *L)
 {
     octogen_client *c = octogen_check_open(L, 1);
-    double wait = luaL_optnumber(L, 2, 0);
+    luaL_optnumber(L, 2, 0);
+    lua_settop(L, 2);
+    return octogen_guarded(L, c, poll_guarded, NULL, NULL);
+}
+
+static int poll_guarded(lua_State *L)
+{
+    octogen_client *c;
+    long wait_ms;
     int running = 0, n = 0, inflight_idx, out_idx;
 
-    lua_settop(L, 2);
+    (void)octogen_guard_ctx(L);
+    c = octogen_check_open(L, 1);
+    wait_ms = http_seconds_to_ms((double)luaL_optnumber(L, 2, 0));
     push_inflight(L, 1);
     inflight_idx = lua_gettop(L);
     lua_newtable(L);
@@ -206,10 +239,10 @@ static int l_poll(lua_State *L)
     }
     curl_multi_perform(c->multi, &running);
     n = collect(L, c, inflight_idx, out_idx, n);
-    if (n == 0 && wait > 0) {
+    if (n == 0 && wait_ms > 0) {
         /* curl_multi_poll also waits when nothing is in flight, which is
          * what a retry's backoff wants. */
-        curl_multi_poll(c->multi, NULL, 0, (int)(wait * 1000.0 + 0.5), NULL);
+        curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
         curl_multi_perform(c->multi, &running);
         collect(L, c, inflight_idx, out_idx, n);
     }
@@ -226,14 +259,18 @@ static int l_finish(lua_State *L)
         return luaL_error(L, t->state == T_FINISHED ? "transfer already finished"
                                                     : "transfer has not finished");
     if (t->ex.easy == NULL) {
-        /* detached by close() */
+        /* detached by close(): a returned failure, as an error object */
+        t->state = T_FINISHED;
         lua_pushnil(L);
-        lua_pushliteral(L, "octogen.client is closed");
+        errors_push_simple(L, "OctogenError", "octogen.client is closed", t->method,
+                           t->ex.url.data);
         return 2;
     }
+    /* Finished before converting: a finalizer run meanwhile that finishes
+     * it again gets an error instead of a second conversion. */
+    t->state = T_FINISHED;
     http_done(&t->ex, t->code, t->method, &r);
     response_push(L, &t->ex, &r, &t->sh);
-    t->state = T_FINISHED;
     drop_easy(t);
     wipe_free(&t->auth_line);
     return 2;

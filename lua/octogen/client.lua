@@ -82,6 +82,11 @@ local LOOPBACK = { localhost = true, ["[::1]"] = true }
 --- The URL without trailing slashes, or nil and why it is refused. The
 -- key must never cross the network in clear text: http:// is only for
 -- loopback unless allow_insecure_http says otherwise.
+local function is_loopback(host)
+    host = host:lower()
+    return LOOPBACK[host] or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
+end
+
 function M.check_url(url, name, allow_insecure_http)
     url = url:gsub("/+$", "")
     local scheme, host = core.parse_url(url)
@@ -90,8 +95,7 @@ function M.check_url(url, name, allow_insecure_http)
     end
     -- The host is libcurl's reading of the URL: the one it will connect to.
     host = host:lower()
-    if scheme == "http" and not allow_insecure_http
-        and not (LOOPBACK[host] or host:match("^127%.%d+%.%d+%.%d+$")) then
+    if scheme == "http" and not allow_insecure_http and not is_loopback(host) then
         return nil, format("option %s must use https:// for a host that is not loopback " ..
             "(the key would travel in clear text); allow_insecure_http = true overrides", name)
     end
@@ -166,7 +170,18 @@ local function build_config(opts)
     local base, why = M.check_url(opts.base_url or M.DEFAULT_BASE_URL, "base_url", opts.allow_insecure_http)
     if not base then return nil, why end
     config.base_url = base
-    config.ca_file, config.ca_path, config.proxy = opts.ca_file, opts.ca_path, opts.proxy
+    -- Over http:// the C core turns environment proxies off; an explicit
+    -- proxy must then be on this machine too, or the key would reach it in
+    -- clear text (an https:// proxy still reads the plain-http request).
+    local proxy = opts.proxy
+    if proxy and proxy ~= "" and base:match("^%a+"):lower() == "http" and not opts.allow_insecure_http then
+        local _, proxy_host = core.parse_url("http://" .. proxy:gsub("^%a[%w+.-]*://", ""))
+        if not (proxy_host and is_loopback(proxy_host)) then
+            return nil, "option proxy names a host that is not loopback while option base_url uses http://: " ..
+                "the key would reach the proxy in clear text; use https:// (or allow_insecure_http = true)"
+        end
+    end
+    config.ca_file, config.ca_path, config.proxy = opts.ca_file, opts.ca_path, proxy
     config.insecure = opts.insecure
 
     if opts.max_retries ~= nil and opts.max_retries < 0 then
@@ -179,12 +194,24 @@ local function build_config(opts)
     config.sleep = opts.sleep or core.sleep
     config.on_request, config.on_response = opts.on_request, opts.on_response
 
+    -- A limit libcurl would round to 0 means "no limit" to it: refused.
     for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes" } do
         local v = opts[name]
         if v ~= nil and v <= 0 then
             return nil, format("option %s must be greater than 0", name)
         end
         config[name] = v
+    end
+    for _, name in ipairs { "timeout", "connect_timeout" } do
+        local v = opts[name]
+        if v ~= nil and v < 0.001 then
+            return nil, format("option %s must be at least 0.001 (seconds), got %s", name, tostring(v))
+        end
+    end
+    local max_bytes = opts.max_response_bytes
+    if max_bytes ~= nil and (max_bytes < 1 or max_bytes ~= math.floor(max_bytes)) then
+        return nil, format("option max_response_bytes must be a whole number of bytes, at least 1, got %s",
+            tostring(max_bytes))
     end
 
     if opts.user_agent then
@@ -282,28 +309,74 @@ local function shown_headers(config, has_body)
 end
 
 -- Bring the Authorization header up to date from the token provider.
--- Returns true, or nil and the error to give the caller.
-local function ensure_token(self, config, refused)
+-- Returns true, or nil and the error to give the caller. refused_gen,
+-- after a 401, is what config.token_gen (how many tokens were fetched
+-- because the API refused one) was when the refused request went out: if
+-- another call has renewed the token since, the provider is not asked
+-- with refused = true again.
+-- req is the started call this runs in (nil for a blocking call): started
+-- calls share one fetch, the others waiting for it rather than asking the
+-- provider again.
+local function ensure_token(self, config, refused_gen, req)
+    local fetch = config.token_fetch
+    if fetch and req and fetch.req ~= req then
+        M.wait_fetch(fetch, req)
+        if fetch.raised ~= nil then error(fetch.raised, 0) end
+        if not fetch.ok then
+            -- A copy each: the caller sets attempts on it.
+            return nil, errors.new(fetch.err.name, fetch.err.message, fetch.err)
+        end
+        return true
+    end
     local now = core.now()
+    local refused = refused_gen ~= nil and refused_gen == (config.token_gen or 0)
     if not refused and config.has_token and (config.token_until == nil or now < config.token_until) then
         return true
     end
-    local token, expires_in = config.token_provider(refused)
+    local token, expires_in
+    if req then
+        -- (A call whose own fetch led back here asks the provider itself.)
+        fetch = not fetch and M.begin_fetch(config, req) or nil
+        local ok
+        ok, token, expires_in = M.protected(req, "the api_key function", config.token_provider, refused)
+        if not ok then
+            if fetch then M.end_fetch(config, fetch, nil, nil, token) end
+            error(token, 0)
+        end
+    else
+        fetch = nil
+        token, expires_in = config.token_provider(refused)
+    end
+    local err
     if token == nil then
-        local err = expires_in
+        err = expires_in
         if not errors.is_error(err) then
             err = errors.new("AuthenticationError", "the api_key function returned no token" ..
                 (err ~= nil and (": " .. tostring(err)) or ""))
         end
-        return nil, err
+    elseif type(token) ~= "string" then
+        -- A programming error in the function, not a failure of the server.
+        local raised = errors.new("InvalidArgumentError",
+            "the api_key function must return a string token (or nil, err), got " .. type(token))
+        if fetch then M.end_fetch(config, fetch, nil, nil, raised) end
+        errors.invalid(raised.message, 4)
+    elseif token == "" or token:find("[%s%c]") then
+        -- What a token endpoint issued and cannot go into a header line:
+        -- the server's fault, reported like a refused token (never echoed).
+        err = errors.new("AuthenticationError", "the api_key function returned a token that cannot be " ..
+            "sent (empty, or with whitespace or control characters)")
+    elseif self:is_closed() then
+        err = errors.new("OctogenError", "octogen.client is closed")
     end
-    if type(token) ~= "string" or token == "" or args.has_control(token) then
-        errors.invalid("the api_key function must return a non-empty token without CR, LF or NUL", 4)
+    if err then
+        if fetch then M.end_fetch(config, fetch, nil, err) end
+        return nil, err
     end
     -- The token goes into the C core's Authorization line and nowhere
     -- else: keeping a copy here would make it readable.
     core.set_auth(self, token)
     config.has_token = true
+    if refused then config.token_gen = (config.token_gen or 0) + 1 end
     -- A token with a lifetime is reused until a minute before it ends (or
     -- half its life, when that is shorter); one without is asked for again
     -- on every request (the function may cache it itself).
@@ -312,6 +385,7 @@ local function ensure_token(self, config, refused)
     else
         config.token_until = now
     end
+    if fetch then M.end_fetch(config, fetch, true) end
     return true
 end
 
@@ -332,21 +406,28 @@ function M.send(self, method, path, body, expect, call)
     -- Started with client:start(): wait by yielding to poll(), not blocking.
     local req = M.current_request and M.current_request(config)
     local url = config.base_url .. "/" .. path:gsub("^/+", "")
-    local attempt, retries, token_refused, renew = 0, 0, false, false
+    -- Inside a started call, callbacks run guarded (a yield in one raises).
+    local function callback(what, fn, ...)
+        if req then return M.call_back(req, what, fn, ...) end
+        return fn(...)
+    end
+    -- refused_gen: the generation of the token a 401 refused, to renew.
+    local attempt, retries, token_refused, refused_gen = 0, 0, false, nil
     while true do
         attempt = attempt + 1
         if config.token_provider then
-            local ok, err = ensure_token(self, config, renew)
-            renew = false
+            local ok, err = ensure_token(self, config, refused_gen, req)
+            refused_gen = nil
             if not ok then
                 err.attempts = attempt
                 return nil, err
             end
         end
         if config.on_request then
-            config.on_request { method = method, url = url, headers = shown_headers(config, body ~= nil),
-                attempt = attempt }
+            callback("on_request", config.on_request, { method = method, url = url,
+                headers = shown_headers(config, body ~= nil), attempt = attempt })
         end
+        local sent_gen = config.token_gen or 0
         local result, meta
         if req then
             result, meta = M.start_exchange(self, config, req, method, path, body, expect, c_call)
@@ -355,10 +436,10 @@ function M.send(self, method, path, body, expect, call)
         end
         local err = result == nil and meta or nil
         if config.on_response then
-            config.on_response { method = method, url = url, attempt = attempt,
+            callback("on_response", config.on_response, { method = method, url = url, attempt = attempt,
                 status = err and err.status_code or meta.status,
                 elapsed = not err and meta.elapsed or nil,
-                request_id = (err or meta).request_id, error = err }
+                request_id = (err or meta).request_id, error = err })
         end
         if not err then
             meta.attempts = attempt
@@ -367,7 +448,7 @@ function M.send(self, method, path, body, expect, call)
         local wait
         if err.status_code == 401 and config.token_provider and not token_refused then
             -- One more try with a fresh token; it is not a retry of the policy.
-            token_refused, renew, wait = true, true, 0
+            token_refused, refused_gen, wait = true, sent_gen, 0
         elseif retries < max_retries and retry.retryable(err) then
             wait = retry.delay(retries + 1, err, policy, core.now(), random)
             retries = retries + 1
@@ -380,7 +461,7 @@ function M.send(self, method, path, body, expect, call)
             if req and not call.sleep then
                 M.start_sleep(config, req, wait)
             else
-                sleep(wait)
+                callback("the sleep function", sleep, wait)
             end
         end
     end
@@ -391,7 +472,14 @@ function methods:list_catalogs(call_opts)
     check_self(self, 2)
     local call, why = M.call_options(call_opts, "list_catalogs")
     if not call then errors.invalid(why, 2) end
-    return send(self, "GET", "catalogs", nil, "array", call)
+    local result, meta = send(self, "GET", "catalogs", nil, "array", call)
+    if result ~= nil and type(result) ~= "table" then
+        -- A 2xx with no body (204): no list in it. (The C core returns that
+        -- as an APIError itself; this keeps `true` from reaching the caller.)
+        return nil, M.bad_shape(meta, format("Octogen API answered GET /catalogs with HTTP %s and no catalog list",
+            tostring(meta.status)))
+    end
+    return result, meta
 end
 
 local LOOKUP_OPTIONS = {
@@ -433,13 +521,26 @@ function methods:lookup_product(url, opts)
     if not body then errors.invalid(why, 2) end
     local result, meta = send(self, "POST", "products/lookup", encode(body, "lookup_product", 2),
         "object product:object", call)
-    if result and type(result.product) ~= "table" then
+    if result ~= nil and (type(result) ~= "table" or type(result.product) ~= "table") then
         return nil, M.bad_shape(meta, "Octogen API returned a lookup response without a product object")
     end
     return result, meta
 end
 
 local METHOD_PATTERN = "^[A-Z]+$"
+
+-- True when a request path has a dot segment ("." or "..", also written
+-- %2e), a backslash, or a fragment, in the part before the query.
+local function unsafe_path(path)
+    if path:find("#", 1, true) then return true end
+    local part = path:match("^[^?]*")
+    if part:find("\\", 1, true) then return true end
+    for segment in (part .. "/"):gmatch("([^/]*)/") do
+        local plain = segment:gsub("%%2[eE]", ".")
+        if plain == "." or plain == ".." then return true end
+    end
+    return false
+end
 
 function methods:request(method, path, body, call_opts)
     check_self(self, 2)
@@ -455,6 +556,14 @@ function methods:request(method, path, body, call_opts)
     if path:match("^%a[%w+.-]*:") or path:match("^//") then
         -- The key is only ever sent to base_url.
         errors.invalid(format("path must be relative to base_url, got %q", path), 2)
+    end
+    if unsafe_path(path) then
+        -- libcurl would resolve the dot segments (leaving base_url's prefix
+        -- on the same host) and drop a fragment, and a server may read a
+        -- backslash as a slash: none is sent, so err.url is always the URL
+        -- actually requested.
+        errors.invalid(format("path must not contain \".\" or \"..\" segments (%%2e included), " ..
+            "backslashes or a fragment, got %q", path), 2)
     end
     local payload
     if type(body) == "string" then
