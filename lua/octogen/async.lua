@@ -7,6 +7,13 @@
 -- multi handle and resumes each coroutine whose transfer finished or whose
 -- backoff is over. No thread is started, and nothing waits unless poll()
 -- is asked to.
+--
+-- Rules that keep every request accounted for: poll(), all() and the
+-- result() of an unfinished call raise an OctogenError when called from
+-- inside this client's own scheduling (a hook, sleep or token function of
+-- a started call, or a started call itself); a callback that yields
+-- inside a started call fails that call with an OctogenError; a token
+-- fetch is shared by every started call that needs it meanwhile.
 local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
@@ -14,9 +21,12 @@ local client = require "octogen.client"
 
 local co_create, co_resume, co_status, co_yield, co_running =
     coroutine.create, coroutine.resume, coroutine.status, coroutine.yield, coroutine.running
+local error = error
 local format = string.format
 local max, min = math.max, math.min
+local next, pairs, pcall = next, pairs, pcall
 local select = select
+local sort = table.sort
 local type = type
 local unpack = table.unpack or unpack
 
@@ -30,6 +40,35 @@ local STARTABLE = {
     refresh_products = true, request = true,
 }
 
+-- What the scheduler's own yields carry. A started call that yields
+-- anything else was stopped by a callback's coroutine.yield(), which the
+-- scheduler cannot resume meaningfully.
+local WAIT = {}
+
+-- The longest one core.poll may wait (the C core takes milliseconds as an
+-- int), and the longest wait poll(seconds) accepts, so that deadlines stay
+-- finite: poll(math.huge) means "until something completes".
+local MAX_SLICE = 10
+local MAX_POLL = 1e9
+
+-- While a token endpoint's transfer is in flight beside the client's own,
+-- poll() waits on each in turn for at most this long.
+local FOREIGN_SLICE = 0.005
+
+-- Which started call a coroutine works for: the call's own coroutine, and
+-- the coroutines its callbacks run in (so that an exchange made from a
+-- callback, such as a token fetch, yields instead of blocking). Weak
+-- values too: a pending request is held by its client's state, and Lua
+-- 5.1/LuaJIT's weak keys would keep a value that refers to its key.
+local owner = setmetatable({}, { __mode = "kv" })
+-- The scheduler state of each request (held by the client's config).
+local state_of = setmetatable({}, { __mode = "kv" })
+-- Transfers started on another core client (a token endpoint's):
+-- transfer -> {request, core client}.
+local foreign_of = setmetatable({}, { __mode = "k" })
+-- The token fetch a request is running: request -> {config, fetch}.
+local fetching = setmetatable({}, { __mode = "k" })
+
 -- Scheduler state lives in the client's config table, so two clients (or
 -- two nginx worker-thread VMs) never share it.
 local function state(config)
@@ -38,10 +77,14 @@ local function state(config)
         s = {
             pending = {},       -- request -> true, until it completes
             n = 0,              -- how many are pending
-            by_co = setmetatable({}, { __mode = "k" }),
+            completed = 0,      -- how many have completed, ever
+            seq = 0,            -- requests started, ever (their order)
             by_transfer = {},   -- transfer userdata -> request
             sleepers = {},      -- request -> true while in a backoff
             ready = {},         -- finished transfers not yet handed back
+            running = 0,        -- transfers in flight on the client's multi handle
+            foreign = {},       -- core client -> transfers in flight there
+            busy = 0,           -- > 0 while poll() or start() runs started calls
         }
         config._async = s
     end
@@ -52,24 +95,50 @@ local Request = {}
 Request.__index = Request
 Request.__name = "octogen.request"
 
-local start_fn
+local start_fn, end_fetch
 
 local function pack(...)
     return { n = select("#", ...), ... }
 end
 
+local function yielded_error(what)
+    return errors.new("OctogenError", format("%s yielded inside a started call: a started call " ..
+        "waits only for its own transfers and backoffs (call coroutine.yield outside it)", what))
+end
+
 local function resume(s, req, ...)
     local outcome = pack(co_resume(req.co, ...))
-    if co_status(req.co) == "dead" then
+    local dead = co_status(req.co) == "dead"
+    if dead or outcome[2] ~= WAIT then
         req.finished = true
         s.pending[req] = nil
         s.n = s.n - 1
-        s.by_co[req.co] = nil
-        if outcome[1] then
+        s.completed = s.completed + 1
+        owner[req.co] = nil
+        if not dead then
+            -- A yield that is not the scheduler's: the call cannot go on.
+            req.raised = yielded_error("a callback")
+        elseif outcome[1] then
             req.results = pack(unpack(outcome, 2, outcome.n))
         else
             req.raised = outcome[2]
         end
+        local f = fetching[req]
+        if f then
+            -- It ended in the middle of a token fetch: release the waiters.
+            end_fetch(f[1], f[2], nil, errors.new("AuthenticationError", "the token fetch did not finish"))
+        end
+    end
+end
+
+-- Re-entering the scheduler from inside it (a hook, a sleep or token
+-- function, a started call) would hand transfers back twice or not at
+-- all: refused.
+local function refuse_reentry(s, what, level)
+    if s.busy > 0 then
+        errors.raise("OctogenError", format("%s called while this client is running its started calls " ..
+            "(from a hook, a sleep or token function, or a started call): poll(), result() and all() " ..
+            "cannot be re-entered; call them after poll() returns", what), level + 1)
     end
 end
 
@@ -97,19 +166,36 @@ function start_fn(self, name, fn, ...)
     local s = state(client.config(self))
     local req = setmetatable({ client = self, name = name }, Request)
     req.co = co_create(fn)
-    s.by_co[req.co] = req
+    s.seq = s.seq + 1
+    req.seq = s.seq
+    owner[req.co] = req
+    state_of[req] = s
     s.pending[req] = true
     s.n = s.n + 1
+    s.busy = s.busy + 1
     resume(s, req, self, ...)
+    s.busy = s.busy - 1
     return req
 end
 
---- Inside a started call: the request it belongs to, or nil when the
--- method was called the ordinary, blocking way.
+--- Inside a started call (or a callback it runs): the request it belongs
+-- to, or nil when the method was called the ordinary, blocking way.
 function client.current_request(config)
     local s = config._async
     local co = co_running()
-    return s and co and s.by_co[co] or nil
+    local req = s and co and owner[co]
+    if req and state_of[req] == s and not req.finished then return req end
+    return nil
+end
+
+-- What a transfer hands back, with the C core's "closed" string made an
+-- error object (the client was closed while it was in flight).
+local function finish(t)
+    local result, meta = core.finish(t)
+    if result == nil and type(meta) ~= "table" then
+        meta = errors.new("OctogenError", tostring(meta))
+    end
+    return result, meta
 end
 
 --- Inside a started call: run one exchange without blocking.
@@ -117,16 +203,132 @@ function client.start_exchange(self, config, req, method, path, body, expect, c_
     local s = config._async
     local t = core.start(self, method, path, body, expect, c_call)
     s.by_transfer[t] = req
-    co_yield()
-    return core.finish(t)
+    s.running = s.running + 1
+    co_yield(WAIT)
+    return finish(t)
 end
 
 --- Inside a started call: wait `seconds` without blocking.
 function client.start_sleep(config, req, seconds)
     req.wake_at = core.now() + seconds
     config._async.sleepers[req] = true
-    co_yield()
+    co_yield(WAIT)
 end
+
+--- client.exchange(core_client, method, path, body, expect, call) ->
+-- result, meta | nil, err: one exchange on a core client of the Lua
+-- layer's own (a token endpoint's). Inside a started call (or a callback
+-- it runs) the transfer goes on that core client's multi handle, which the
+-- started call's client drives in poll(), and the call yields meanwhile;
+-- anywhere else it is the blocking core.request.
+function client.exchange(cc, method, path, body, expect, call)
+    local co = co_running()
+    local req = co and owner[co]
+    if not req or req.finished then
+        return core.request(cc, method, path, body, expect, call)
+    end
+    local s = state_of[req]
+    local t = core.start(cc, method, path, body, expect, call)
+    foreign_of[t] = { req, cc }
+    s.foreign[cc] = (s.foreign[cc] or 0) + 1
+    co_yield(WAIT)
+    return finish(t)
+end
+
+-- A finished transfer of another core client goes to the ready list of
+-- the client whose started call is waiting for it (which need not be the
+-- client whose poll() collected it: two clients may share a token
+-- function).
+local function route(t)
+    local rec = foreign_of[t]
+    if not rec then return end
+    foreign_of[t] = nil
+    local req, cc = rec[1], rec[2]
+    local s = state_of[req]
+    local left = (s.foreign[cc] or 1) - 1
+    s.foreign[cc] = left > 0 and left or nil
+    s.by_transfer[t] = req
+    s.ready[#s.ready + 1] = t
+end
+
+---------------------------------------------------------------------------
+-- Callbacks (hooks, sleep and token functions) inside a started call run
+-- in a coroutine of their own, so that a coroutine.yield() in one is seen
+-- for what it is (a call that can never be resumed) and raised, while the
+-- scheduler's own yields (a token fetch's transfer) pass through. Under
+-- OpenResty a yield from a callback is ngx.sleep and the like, which the
+-- nginx Lua module resumes itself: no guard there.
+
+local function under_ngx()
+    local ngx = rawget(_G, "ngx")
+    return type(ngx) == "table" and ngx.get_phase ~= nil
+end
+
+--- client.protected(req, what, fn, ...) -> true, results... | false, err,
+-- like pcall; yields that are not the scheduler's are an error.
+function client.protected(req, what, fn, ...)
+    if under_ngx() then return pcall(fn, ...) end
+    local co = co_create(fn)
+    owner[co] = req
+    local out = pack(co_resume(co, ...))
+    while co_status(co) ~= "dead" do
+        if out[2] ~= WAIT then
+            owner[co] = nil
+            return false, yielded_error(what)
+        end
+        co_yield(WAIT)
+        out = pack(co_resume(co))
+    end
+    owner[co] = nil
+    return unpack(out, 1, out.n)
+end
+
+--- client.call_back(req, what, fn, ...) -> fn's results; what it raised
+-- is raised again.
+function client.call_back(req, what, fn, ...)
+    local out = pack(client.protected(req, what, fn, ...))
+    if not out[1] then error(out[2], 0) end
+    return unpack(out, 2, out.n)
+end
+
+---------------------------------------------------------------------------
+-- One token fetch serves every started call of the client that needs a
+-- token meanwhile (client.lua's ensure_token): the others wait, like
+-- sleepers, until it ends.
+
+--- client.begin_fetch(config, req) -> fetch, now config.token_fetch.
+function client.begin_fetch(config, req)
+    local fetch = { req = req, waiters = {} }
+    config.token_fetch = fetch
+    fetching[req] = { config, fetch }
+    return fetch
+end
+
+--- End a fetch: ok true, or err (an error object returned) or raised
+-- (what the token function raised); wake every call waiting for it.
+function end_fetch(config, fetch, ok, err, raised)
+    if fetch.done then return end
+    fetch.done, fetch.ok, fetch.err, fetch.raised = true, ok, err, raised
+    if config.token_fetch == fetch then config.token_fetch = nil end
+    fetching[fetch.req] = nil
+    local s = config._async
+    for _, req in ipairs(fetch.waiters) do
+        if not req.finished then
+            req.wake_at = 0
+            s.sleepers[req] = true
+        end
+    end
+end
+client.end_fetch = end_fetch
+
+--- Inside a started call: wait for another call's fetch to end.
+function client.wait_fetch(fetch, req)
+    fetch.waiters[#fetch.waiters + 1] = req
+    co_yield(WAIT)
+end
+
+---------------------------------------------------------------------------
+-- poll
 
 -- poll(0) hands finished answers back (and so converts their JSON) for
 -- about this long, then leaves the rest for the next poll: sixteen 50-item
@@ -135,9 +337,12 @@ local POLL_BUDGET = 0.0005
 
 -- Resume requests whose transfers finished, oldest first; with a budget,
 -- stop before one more would overrun it (judged by the dearest so far; at
--- least one is always handed back).
+-- least one is always handed back). The list is taken whole first, so
+-- transfers added meanwhile (routed by another client's poll) are kept.
 local function hand_back(s, budget)
     local ready = s.ready
+    if #ready == 0 then return end
+    s.ready = {}
     local t0 = budget and core.now()
     local dearest, i = 0, 1
     while i <= #ready do
@@ -152,45 +357,100 @@ local function hand_back(s, budget)
         end
         if budget and core.now() - t0 + dearest > budget then break end
     end
-    if i > #ready then
-        s.ready = {}
-    else
-        s.ready = { unpack(ready, i) }
+    if i <= #ready then
+        local rest = {}
+        for j = i, #ready do rest[#rest + 1] = ready[j] end
+        for _, t in ipairs(s.ready) do rest[#rest + 1] = t end
+        s.ready = rest
     end
 end
 
+local function by_wake(a, b)
+    if a.wake_at ~= b.wake_at then return a.wake_at < b.wake_at end
+    return a.seq < b.seq
+end
+
+-- Rounds of: wake sleepers that are due, wait for the network (at most
+-- until the deadline or the next sleeper), hand finished transfers back;
+-- until done(), nothing is pending, or the deadline passes. At least one
+-- round always runs.
+local function drive(self, s, deadline, budget, done)
+    repeat
+        if self:is_closed() then return end
+        local now = core.now()
+        local due
+        for req in pairs(s.sleepers) do
+            if req.wake_at <= now then
+                due = due or {}
+                due[#due + 1] = req
+            end
+        end
+        if due then
+            -- Taken out first: a resumed call may go back to sleep.
+            sort(due, by_wake)
+            for i = 1, #due do s.sleepers[due[i]] = nil end
+            for i = 1, #due do resume(s, due[i]) end
+            if done() or s.n == 0 or self:is_closed() then return end
+        end
+        now = core.now()
+        local wait = deadline - now
+        for req in pairs(s.sleepers) do wait = min(wait, req.wake_at - now) end
+        if due or #s.ready > 0 then wait = 0 end
+        wait = min(max(wait, 0), MAX_SLICE)
+        -- A token endpoint's transfer in flight: when nothing else is, wait
+        -- on it; otherwise on each in turn, briefly.
+        local foreign, only
+        local own_wait = wait
+        if next(s.foreign) then
+            -- (a copy: route() changes s.foreign)
+            foreign = {}
+            for cc in pairs(s.foreign) do foreign[#foreign + 1] = cc end
+            if #foreign == 1 and s.running == 0 then
+                own_wait, only = 0, foreign[1]
+            else
+                own_wait = min(wait, FOREIGN_SLICE)
+            end
+        end
+        local finished, running = core.poll(self, own_wait)
+        s.running = running or s.running
+        for i = 1, #finished do s.ready[#s.ready + 1] = finished[i] end
+        if foreign then
+            for _, cc in ipairs(foreign) do
+                local done_there = core.poll(cc, cc == only and wait or 0)
+                for i = 1, #done_there do route(done_there[i]) end
+            end
+        end
+        hand_back(s, budget)
+    until done() or s.n == 0 or core.now() >= deadline
+end
+
+-- drive(), marking the scheduler busy meanwhile.
+local function run(self, s, deadline, budget, done)
+    s.busy = s.busy + 1
+    local ok, err = pcall(drive, self, s, deadline, budget, done)
+    s.busy = s.busy - 1
+    if not ok then error(err, 0) end
+end
+
 --- client:poll([seconds]) -> pending. Advances every started call; waits
--- at most `seconds` (default 0: never) for the network or a backoff.
--- poll(0) also keeps its own work short: answers that arrive together are
--- handed back over several polls rather than all in one.
+-- at most `seconds` (default 0: never) for the network or a backoff, and
+-- returns as soon as one started call completes. poll(0) also keeps its
+-- own work short: answers that arrive together are handed back over
+-- several polls rather than all in one. poll() called from a hook or
+-- callback of one of this client's started calls raises an OctogenError.
 function methods:poll(seconds)
     client.check_self(self, 2)
     if seconds == nil then seconds = 0 end
     if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
         errors.invalid("poll: seconds must be a number >= 0", 2)
     end
+    seconds = min(seconds, MAX_POLL)
     local s = state(client.config(self))
-    local deadline = core.now() + seconds
-    local budget = seconds == 0 and POLL_BUDGET or nil
-    repeat
-        local now = core.now()
-        local soonest
-        for req in pairs(s.sleepers) do
-            if req.wake_at <= now then
-                s.sleepers[req] = nil
-                resume(s, req)
-            else
-                soonest = min(soonest or req.wake_at, req.wake_at)
-            end
-        end
-        if s.n == 0 then break end
-        local wait = max(0, deadline - now)
-        if soonest then wait = min(wait, max(0, soonest - now)) end
-        if #s.ready > 0 then wait = 0 end
-        local finished = core.poll(self, wait)
-        for i = 1, #finished do s.ready[#s.ready + 1] = finished[i] end
-        hand_back(s, budget)
-    until s.n == 0 or core.now() >= deadline
+    refuse_reentry(s, "poll()", 2)
+    if s.n == 0 then return 0 end
+    local c0 = s.completed
+    run(self, s, core.now() + seconds, seconds == 0 and POLL_BUDGET or nil,
+        function() return s.completed > c0 end)
     return s.n
 end
 
@@ -206,10 +466,17 @@ function Request:done()
 end
 
 --- The call's outcome, exactly as the blocking call returns it, waiting
--- (polling the client) only if it has not finished yet.
+-- (polling the client) only if it has not finished yet, and only until it
+-- has.
 function Request:result()
-    while not self.finished do
-        self.client:poll(1)
+    if not self.finished then
+        local s = state_of[self]
+        local function finished() return self.finished == true end
+        repeat
+            client.check_self(self.client, 2)
+            refuse_reentry(s, "result() of a call not finished", 2)
+            run(self.client, s, core.now() + MAX_SLICE, nil, finished)
+        until self.finished
     end
     if self.raised ~= nil then error(self.raised, 2) end
     return unpack(self.results, 1, self.results.n)
@@ -249,8 +516,11 @@ end
 --- Run calls at most `concurrency` at a time; each is {name, args...}
 -- (a method) or {fn, args...} (the Lua layer's own, such as refresh's
 -- batches). Returns the results in order, or nil and what a call raised
--- before its first request, once the started ones have finished.
+-- before its first request, once the started ones have finished. A slot
+-- is given to the next call as soon as a call in one finishes.
 function client.run_all(self, calls, concurrency)
+    local s = state(client.config(self))
+    refuse_reentry(s, "all() (or refresh_products with concurrency)", 3)
     local n = #calls
     local results, next_i, active = {}, 1, {}
     local function collect()
@@ -263,6 +533,19 @@ function client.run_all(self, calls, concurrency)
                     results[i] = { req.results[1], req.results[2] }
                 end
             end
+        end
+    end
+    local function any_finished()
+        for _, req in pairs(active) do
+            if req.finished then return true end
+        end
+        return false
+    end
+    -- Wait until one of ours finishes (not every pending call).
+    local function wait_some()
+        while next(active) and not any_finished() do
+            client.check_self(self, 4)
+            run(self, s, core.now() + MAX_SLICE, nil, any_finished)
         end
     end
     local function start_one(c)
@@ -279,17 +562,16 @@ function client.run_all(self, calls, concurrency)
             local ok, req = pcall(start_one, calls[next_i])
             if not ok then
                 -- A mistake in one call: let the started ones finish, then raise.
-                while self:poll(1) > 0 do end
+                while next(active) do
+                    wait_some()
+                    collect()
+                end
                 return nil, req
             end
             active[next_i] = req
             next_i, running = next_i + 1, running + 1
         end
-        if next(active) then
-            collect()
-            if next(active) then self:poll(1) end
-            collect()
-        end
+        wait_some()
     end
     return results
 end

@@ -16,6 +16,8 @@ local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local client = require "octogen.client"
+-- client.exchange: a token fetch from inside a started call does not block.
+require "octogen.async"
 
 local format = string.format
 local type = type
@@ -80,7 +82,9 @@ function M.client_credentials(opts)
             core.set_auth(http, nil)
             call.basic = core.escape(http, opts.client_id) .. ":" .. core.escape(http, opts.client_secret)
         end
-        local res, err = core.request(http, "POST", "", form(fields), "object", call)
+        -- Inside a started call this yields to the client's poll() (which
+        -- drives this connection too) instead of blocking it.
+        local res, err = client.exchange(http, "POST", "", form(fields), "object", call)
         if not res then
             err.message = "token request failed: " .. tostring(err.message)
             return nil, err
@@ -88,6 +92,12 @@ function M.client_credentials(opts)
         if type(res.access_token) ~= "string" or res.access_token == "" then
             return nil, errors.new("AuthenticationError", "token response has no access_token",
                 { url = url })
+        end
+        if res.access_token:find("[%s%c]") then
+            -- It could not go into an Authorization line: the endpoint's
+            -- fault, not the caller's (and never echoed).
+            return nil, errors.new("AuthenticationError",
+                "token response has an access_token with whitespace or control characters", { url = url })
         end
         token = res.access_token
         expires_at = core.now() + (type(res.expires_in) == "number" and res.expires_in or 3600)
