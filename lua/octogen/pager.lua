@@ -32,13 +32,26 @@ function M.check(params, call_opts)
     return body, max_pages, call
 end
 
+-- How much of a repeated cursor an error message quotes.
+local CURSOR_SHOWN = 200
+
 --- An iterator over pages: fetch(cursor) -> page, meta | nil, err is
--- called with nil first, then with each next_cursor, until there is none
--- or max_pages were fetched.
+-- called with the starting cursor first, then with each next_cursor, until
+-- there is none or max_pages were fetched. A next_cursor already used in
+-- this walk (the starting one included) would make the walk loop for ever:
+-- the page that named it is still handed out, and the next step raises an
+-- APIError naming the cursor (err.cursor) instead of requesting it again.
 function M.walk(fetch, cursor, max_pages)
-    local fetched, done = 0, false
+    local fetched, done, repeated = 0, false, nil
+    local seen = {}
+    if cursor ~= nil then seen[cursor] = true end
     return function()
         if done or (max_pages and fetched >= max_pages) then return nil end
+        if repeated then
+            local err = repeated
+            repeated, done = nil, true
+            error(err, 2)
+        end
         local page, meta = fetch(cursor)
         if not page then
             done = true
@@ -46,10 +59,18 @@ function M.walk(fetch, cursor, max_pages)
             error(meta, 2)
         end
         fetched = fetched + 1
-        if page.next_cursor then
-            cursor = page.next_cursor
-        else
+        local next_cursor = page.next_cursor
+        if next_cursor == nil then
             done = true
+        elseif seen[next_cursor] then
+            local shown = tostring(next_cursor)
+            if #shown > CURSOR_SHOWN then shown = shown:sub(1, CURSOR_SHOWN) .. "..." end
+            repeated = client.bad_shape(meta, format(
+                "Octogen API returned the cursor %q a second time in one walk (it would loop for ever)", shown))
+            repeated.cursor = next_cursor
+        else
+            seen[next_cursor] = true
+            cursor = next_cursor
         end
         return page, meta
     end

@@ -41,18 +41,39 @@ local function normalize(t)
     return { url = t.url, uuid = t.uuid, catalog = t.catalog }
 end
 
--- Identity of a wire target, to map the server's echo back to our input.
+-- Identity of a wire target, to map the server's echo back to our input;
+-- nil for anything that cannot be what we sent (a hostile echo may hold a
+-- table or a number where a string belongs: that must not raise).
 local function target_key(t)
     if type(t) ~= "table" then return nil end
-    return (t.url or "") .. "\0" .. (t.uuid or "") .. "\0" .. (t.catalog or "")
+    local url, uuid, catalog = t.url, t.uuid, t.catalog
+    if (url ~= nil and type(url) ~= "string") or (uuid ~= nil and type(uuid) ~= "string")
+        or (catalog ~= nil and type(catalog) ~= "string") then
+        return nil
+    end
+    return (url or "") .. "\0" .. (uuid or "") .. "\0" .. (catalog or "")
+end
+
+-- A 400 in the refresh shape is data: every target of its batch was
+-- rejected, each with its reason.
+local function is_data(err)
+    return err.status_code == 400 and type(err.detail) == "table" and type(err.detail.rejected) == "table"
 end
 
 -- Errors that concern the request as a whole end the call; the rest
--- (network failures, 429, 5xx, a broken 2xx) only sink their batch.
+-- (network failures, 429, 5xx, a broken 2xx, a 400 that is data) only sink
+-- their batch.
 local function ends_call(err)
     local s = err.status_code
-    if s == nil or s == 429 or s >= 500 or (s >= 200 and s < 300) then return false end
-    return true
+    if type(s) ~= "number" or s == 429 or s >= 500 or (s >= 200 and s < 300) then return false end
+    return not is_data(err)
+end
+
+-- What the server wrote where a string belongs, as a string.
+local function text(v, default)
+    if type(v) == "string" then return v end
+    if v == nil then return default end
+    return tostring(v)
 end
 
 local function check_opts(opts)
@@ -66,9 +87,27 @@ local function check_opts(opts)
     return size
 end
 
+-- The second value of a batch that was never sent.
+local NOT_SENT = {}
+
 -- One batch: a function of its own so that client.run_all can start it.
-local function refresh_batch(self, body, call)
-    return client.send(self, "POST", "products/refresh", body, "object rejected:array", call)
+-- Once one batch has ended the call (run.ended), no batch starts after it:
+-- with concurrency the ones already in flight finish and keep their answer.
+local function refresh_batch(self, body, call, run)
+    if run.ended then return nil, NOT_SENT end
+    local res, meta = client.send(self, "POST", "products/refresh", body, "object rejected:array", call)
+    if res == nil and errors.is_error(meta) and ends_call(meta) then
+        run.ended = run.ended or meta
+    end
+    return res, meta
+end
+
+-- An APIError about one answer (a 2xx meta or the 400 error it came in).
+local function answer_error(source, message, fields)
+    local e = errors.new("APIError", message, fields)
+    e.status_code = source.status_code or source.status
+    e.request_id, e.headers = source.request_id, source.headers
+    return e
 end
 
 function client.methods:refresh_products(targets, opts)
@@ -123,77 +162,156 @@ function client.methods:refresh_products(targets, opts)
     local batches = {}
     for first = 1, #sendable, batch_size do
         local last = math.min(first + batch_size - 1, #sendable)
-        local wire, pending = core.array {}, {}
+        local wire, pending, by_url = core.array {}, {}, {}
         for j = first, last do
             local index, t = sendable[j][1], sendable[j][2]
             wire[#wire + 1] = t
             local key = target_key(t)
             pending[key] = pending[key] or {}
             table.insert(pending[key], index)
+            if t.url then
+                by_url[t.url] = by_url[t.url] or {}
+                table.insert(by_url[t.url], j)
+            end
         end
-        batches[#batches + 1] = { first = first, last = last, pending = pending,
+        batches[#batches + 1] = { first = first, last = last, pending = pending, by_url = by_url,
             body = client.encode({ targets = wire }, "targets", 2) }
     end
-    -- Sent one at a time, a batch goes out only once the one before it
-    -- has not ended the call (a 401 stops everything).
+
+    -- One answered batch into the result. The accounting rule, whatever
+    -- the server sends: each target of the batch is counted exactly once.
+    -- A rejection counts when its echo matches a target of the batch not
+    -- yet counted; an accepted entry ({catalog, url}: a uuid comes back as
+    -- its product's URL, so it cannot be matched by identity) counts first
+    -- for a target sent with that URL, then for the next target not yet
+    -- counted, in batch order. Entries that fit nothing (not a table, a
+    -- duplicate, an echo of something not sent, more accepted than there
+    -- were targets) are left out of the count and kept in one APIError in
+    -- result.errors (its .unmatched); targets the answer did not mention
+    -- are rejected with code "no_answer".
+    local function settle(i, b, res, source)
+        local open, unmatched = {}, {}
+        for j = b.first, b.last do open[sendable[j][1]] = true end
+        if type(res.rejected) == "table" then
+            for _, r in ipairs(res.rejected) do
+                local queue = type(r) == "table" and b.pending[target_key(r.target)] or nil
+                local index = queue and table.remove(queue, 1)
+                if index then
+                    open[index] = nil
+                    reject(index, text(r.code, "rejected"), text(r.message, ""))
+                else
+                    unmatched[#unmatched + 1] = r
+                end
+            end
+        end
+        local valid, counted = {}, {}
+        if type(res.accepted) == "table" then
+            for _, a in ipairs(res.accepted) do
+                if type(a) == "table" and type(a.url) == "string"
+                    and (a.catalog == nil or type(a.catalog) == "string") then
+                    valid[#valid + 1] = a
+                else
+                    unmatched[#unmatched + 1] = a
+                end
+            end
+        end
+        for k, a in ipairs(valid) do
+            for _, j in ipairs(b.by_url[a.url] or {}) do
+                local index, t = sendable[j][1], sendable[j][2]
+                if open[index] and (t.catalog == nil or t.catalog == a.catalog) then
+                    open[index], counted[k] = nil, true
+                    break
+                end
+            end
+        end
+        local j = b.first
+        for k, a in ipairs(valid) do
+            if not counted[k] then
+                while j <= b.last and not open[sendable[j][1]] do j = j + 1 end
+                if j <= b.last then
+                    open[sendable[j][1]], counted[k] = nil, true
+                else
+                    unmatched[#unmatched + 1] = a
+                end
+            end
+        end
+        for k, a in ipairs(valid) do
+            if counted[k] then result.accepted[#result.accepted + 1] = a end
+        end
+        for jj = b.first, b.last do
+            local index = sendable[jj][1]
+            if open[index] then
+                reject(index, "no_answer", "the server's answer to this target's batch did not mention it")
+            end
+        end
+        if #unmatched > 0 then
+            result.errors[#result.errors + 1] = answer_error(source, format(
+                "Octogen API answered refresh batch %d with %d entries that match no target sent (not counted)",
+                i, #unmatched), { unmatched = unmatched })
+        end
+        if type(res.request_id) == "string" then result.request_ids[#result.request_ids + 1] = res.request_id end
+        if type(res.workflow_id) == "string" then result.workflow_ids[#result.workflow_ids + 1] = res.workflow_id end
+    end
+
+    -- Sent one at a time, a batch goes out only once the ones before it
+    -- have not ended the call (a 401 stops everything).
+    local run = {}
     local answers
     if concurrency > 1 and #batches > 1 and not client.current_request(client.config(self)) then
         local calls = {}
-        for i, b in ipairs(batches) do calls[i] = { refresh_batch, b.body, call } end
-        answers = client.run_all(self, calls, concurrency)
+        for i, b in ipairs(batches) do calls[i] = { refresh_batch, b.body, call, run } end
+        local raised
+        answers, raised = client.run_all(self, calls, concurrency)
+        if not answers then error(raised, 0) end
     end
 
     for i, b in ipairs(batches) do
-        local first, last, pending = b.first, b.last, b.pending
         local res, meta
         if answers then
             res, meta = answers[i][1], answers[i][2]
         else
-            res, meta = refresh_batch(self, b.body, call)
+            res, meta = refresh_batch(self, b.body, call, run)
         end
-        local err
-        if not res then
-            err = meta
-            -- A 400 in the refresh shape is data: every target of this
-            -- batch was rejected, each with its reason.
-            if err.status_code == 400 and type(err.detail) == "table" and type(err.detail.rejected) == "table" then
-                res = err.detail
-                server_error = err
-            elseif ends_call(err) then
-                finish()
-                err.result = result
-                return nil, err
-            end
+        if meta == NOT_SENT then
+            local not_sent_why = format("not sent: the call had ended (%s)", text(run.ended.message, run.ended.name))
+            for j = b.first, b.last do reject(sendable[j][1], "not_sent", not_sent_why) end
         else
-            last_meta = meta
-        end
-        if res then
-            for _, a in ipairs(type(res.accepted) == "table" and res.accepted or {}) do
-                result.accepted[#result.accepted + 1] = a
-            end
-            for _, r in ipairs(type(res.rejected) == "table" and res.rejected or {}) do
-                local queue = pending[target_key(r.target)]
-                local index = queue and table.remove(queue, 1)
-                if index then
-                    reject(index, r.code, r.message)
-                else
-                    -- The echo did not match what was sent: keep the
-                    -- server's target, after this batch's own entries.
-                    rejected[#rejected + 1] = { index = sendable[last][1] + 0.5, target = r.target,
-                        code = r.code, message = r.message }
+            local err, source
+            if res == nil then
+                err = meta
+                -- What a started batch raised (a hook's own error) is
+                -- raised again, as the blocking call would have.
+                if not errors.is_error(err) then error(err, 0) end
+                if is_data(err) then
+                    res, source, err = err.detail, err, nil
+                    server_error = server_error or source
                 end
+            elseif type(res) ~= "table" then
+                err = client.bad_shape(meta, format(
+                    "Octogen API answered a refresh batch with HTTP %s and no refresh object", tostring(meta.status)))
+                res = nil
+            else
+                source, last_meta = meta, meta
             end
-            if res.request_id then result.request_ids[#result.request_ids + 1] = res.request_id end
-            if res.workflow_id then result.workflow_ids[#result.workflow_ids + 1] = res.workflow_id end
-        else
-            result.errors[#result.errors + 1] = err
-            for j = first, last do
-                reject(sendable[j][1], "batch_failed", err.message)
+            if res then
+                settle(i, b, res, source)
+            else
+                result.errors[#result.errors + 1] = err
+                for j = b.first, b.last do
+                    reject(sendable[j][1], "batch_failed", text(err.message, err.name))
+                end
             end
         end
     end
 
     finish()
+    if run.ended then
+        -- An error about the request as a whole: returned whatever was
+        -- accepted, with every target accounted for in err.result.
+        local err = run.ended
+        err.result = result
+        return nil, err
+    end
     if #result.accepted == 0 then
         local err = server_error or result.errors[1]
         if err and err == server_error and result.rejected[1] then
@@ -201,6 +319,9 @@ function client.methods:refresh_products(targets, opts)
             local first = result.rejected[1]
             err.message = format("all %d targets were rejected (first: %s: %s)", n,
                 tostring(first.code), tostring(first.message))
+        end
+        if not err and last_meta then
+            err = answer_error(last_meta, format("Octogen API accepted none of the %d targets", n))
         end
         if not err then
             err = errors.new("ValidationError", format("none of the %d targets could be sent: %s", n,

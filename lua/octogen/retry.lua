@@ -31,12 +31,15 @@ function M.retryable(err)
 end
 
 --- Seconds the server asked us to wait (Retry-After as seconds or as an
--- HTTP date), or nil.
+-- HTTP date), or nil. Seconds are delta-seconds (RFC 9110: digits only);
+-- tonumber alone would also read "0x10" as 16, "1e3" as 1000 or "-5",
+-- none of which a server may send: anything else is ignored (nil), so the
+-- ordinary backoff applies.
 function M.retry_after(err, now)
     local h = err.headers and err.headers["retry-after"]
-    if not h then return nil end
-    local n = tonumber(h)
-    if n then return max(0, n) end
+    if type(h) ~= "string" then return nil end
+    local digits = h:match("^[ \t]*(%d+)[ \t]*$")
+    if digits then return tonumber(digits) end
     local t = core.http_date(h)
     if t then return max(0, t - floor(now)) end
     return nil

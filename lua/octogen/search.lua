@@ -115,6 +115,12 @@ function M.fetch(self, body, call)
     local page, meta = client.send(self, "POST", "products/search",
         client.encode(body, "search parameters", 3), "object items:array", call)
     if not page then return nil, meta end
+    -- A 2xx with no body (204) has no page in it. (The C core returns that
+    -- as an APIError itself; this keeps a `true` from ever being indexed.)
+    if type(page) ~= "table" then
+        return nil, client.bad_shape(meta, format("Octogen API answered a search with HTTP %s and no page",
+            tostring(meta.status)))
+    end
     -- The C core has checked that items, when present, is a JSON array.
     if page.items == nil then page.items = {} end
     if page.next_cursor ~= nil and type(page.next_cursor) ~= "string" then
