@@ -229,7 +229,7 @@ FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-point
 FUZZ_RUN_FLAGS := -max_len=$(FUZZ_MAX_LEN) -timeout=10 -rss_limit_mb=2048 -dict=fuzz/json.dict \
                   -print_final_stats=1
 
-$(FUZZ_BIN): $(FUZZ_SOURCES) csrc/convert.c $(HEADERS) check.mk
+$(FUZZ_BIN): $(FUZZ_SOURCES) csrc/convert.c csrc/response.c $(HEADERS) check.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c99 -Wall -Wextra -Icsrc \
 	  $(shell pkg-config --cflags $(CHECK_LUA_PC) libcurl yajl) $(FUZZ_SOURCES) -o $@ \

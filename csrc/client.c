@@ -141,6 +141,7 @@ static int l_gc(lua_State *L)
     release(L, c);
     free(c->base_url);
     c->base_url = NULL;
+    wire_free_target(c);
     return 0;
 }
 
@@ -301,6 +302,7 @@ int octogen_client_new(lua_State *L)
         return luaL_error(L, "out of memory");
     memcpy(c->base_url, base, blen + 1);
     lua_pop(L, 1);
+    wire_parse_target(c);
 
     c->timeout_ms = field_ms(L, "timeout", 30.0);
     c->connect_timeout_ms = field_ms(L, "connect_timeout", 10.0);

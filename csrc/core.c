@@ -119,5 +119,11 @@ int luaopen_octogen_core(lua_State *L)
     octogen_client_register(L);
     errors_register(L);
     convert_register(L);
+    response_register(L);
+    wire_register(L);
+    /* Here, not in errors.c: the annotations spec reads every field that
+     * file sets as a field of error objects. */
+    lua_pushcfunction(L, errors_transport_error);
+    lua_setfield(L, -2, "transport_error");
     return 1;
 }

@@ -21,18 +21,37 @@
 
 /* Failures of TLS itself. Those of verification are final: the same
  * certificate will fail the same way, so they are not worth a retry. */
-#define TLS_CODES(X)                                  \
-    X(CURLE_SSL_CONNECT_ERROR, 1)                     \
-    X(CURLE_PEER_FAILED_VERIFICATION, 0)              \
-    X(CURLE_SSL_CERTPROBLEM, 0)                       \
-    X(CURLE_SSL_CIPHER, 0)                            \
-    X(CURLE_SSL_CACERT_BADFILE, 0)                    \
-    X(CURLE_SSL_CRL_BADFILE, 0)                       \
-    X(CURLE_SSL_ISSUER_ERROR, 0)                      \
-    X(CURLE_SSL_PINNEDPUBKEYNOTMATCH, 0)              \
-    X(CURLE_SSL_INVALIDCERTSTATUS, 0)                 \
-    X(CURLE_SSL_SHUTDOWN_FAILED, 1)                   \
-    X(CURLE_USE_SSL_FAILED, 0)
+#define TLS_CODES(X)                                                  \
+    X(CURLE_SSL_CONNECT_ERROR, TRANSPORT_TLS)                         \
+    X(CURLE_PEER_FAILED_VERIFICATION, TRANSPORT_TLS_VERIFY)           \
+    X(CURLE_SSL_CERTPROBLEM, TRANSPORT_TLS_VERIFY)                    \
+    X(CURLE_SSL_CIPHER, TRANSPORT_TLS_VERIFY)                         \
+    X(CURLE_SSL_CACERT_BADFILE, TRANSPORT_TLS_VERIFY)                 \
+    X(CURLE_SSL_CRL_BADFILE, TRANSPORT_TLS_VERIFY)                    \
+    X(CURLE_SSL_ISSUER_ERROR, TRANSPORT_TLS_VERIFY)                   \
+    X(CURLE_SSL_PINNEDPUBKEYNOTMATCH, TRANSPORT_TLS_VERIFY)           \
+    X(CURLE_SSL_INVALIDCERTSTATUS, TRANSPORT_TLS_VERIFY)              \
+    X(CURLE_SSL_SHUTDOWN_FAILED, TRANSPORT_TLS)                       \
+    X(CURLE_USE_SSL_FAILED, TRANSPORT_TLS_VERIFY)
+
+/* What each transport failure becomes, whichever transport saw it: the
+ * one place the classes and flags of those errors are written. `kind`
+ * is the name core.transport_error takes. */
+static const struct {
+    const char *kind;
+    const char *name;
+    int tls;                 /* sets err.tls = true */
+    int final;               /* sets err.retryable = false */
+    const char *message;     /* when the transport gives none */
+} kinds[TRANSPORT_KINDS] = {
+    {"timeout", "TimeoutError", 0, 0, "the request timed out"},
+    {"connection", "ConnectionError", 0, 0, "the connection to the server failed"},
+    {"tls", "ConnectionError", 1, 0, "the TLS handshake failed"},
+    {"tls_verify", "ConnectionError", 1, 1,
+     "the server's TLS certificate could not be verified"},
+    /* The libcurl path's message since the limit exists. */
+    {"too_large", "APIError", 0, 0, "response body is larger than max_response_bytes"},
+};
 
 /* How much of a non-string detail goes into the one-line message. */
 #define MESSAGE_DETAIL_MAX 300
@@ -47,28 +66,33 @@ static const char *status_name(long status)
     return "APIError";
 }
 
-static int is_timeout(CURLcode code)
+/* The kind of a libcurl failure: the libcurl path's half of the
+ * naming, the other half being core.transport_error's kind strings. */
+static transport_kind curl_kind(CURLcode code)
 {
-#define X(c) if (code == (c)) return 1;
+#define X(c) if (code == (c)) return TRANSPORT_TIMEOUT;
     TIMEOUT_CODES(X)
 #undef X
-    return 0;
+#define X(c, kind) if (code == (c)) return kind;
+    TLS_CODES(X)
+#undef X
+    return TRANSPORT_CONNECTION;
 }
 
 /* New error table on top of the stack, with name, message, method, url. */
-static void push_error(lua_State *L, const char *name, const octogen_response *r)
+static void push_error(lua_State *L, const char *name, const octogen_answer *a)
 {
     lua_createtable(L, 0, 10);
     luaL_getmetatable(L, OCTOGEN_ERROR_MT);
     lua_setmetatable(L, -2);
     lua_pushstring(L, name);
     lua_setfield(L, -2, "name");
-    if (r->method != NULL) {
-        lua_pushstring(L, r->method);
+    if (a->method != NULL) {
+        lua_pushstring(L, a->method);
         lua_setfield(L, -2, "method");
     }
-    if (r->url != NULL) {
-        lua_pushstring(L, r->url);
+    if (a->url != NULL) {
+        lua_pushstring(L, a->url);
         lua_setfield(L, -2, "url");
     }
 }
@@ -78,44 +102,21 @@ static void push_error(lua_State *L, const char *name, const octogen_response *r
 void errors_push_simple(lua_State *L, const char *name, const char *message,
                         const char *method, const char *url)
 {
-    octogen_response r;
-    memset(&r, 0, sizeof r);
-    r.method = method;
-    r.url = url;
-    push_error(L, name, &r);
+    octogen_answer a;
+    memset(&a, 0, sizeof a);
+    a.method = method;
+    a.url = url;
+    push_error(L, name, &a);
     lua_pushstring(L, message);
     lua_setfield(L, -2, "message");
 }
 
-void errors_push_transport(lua_State *L, const octogen_response *r,
-                           const char *curl_message)
-{
-    const char *what = (curl_message != NULL && curl_message[0] != '\0')
-                           ? curl_message : curl_easy_strerror(r->code);
-    push_error(L, is_timeout(r->code) ? "TimeoutError" : "ConnectionError", r);
-    lua_pushstring(L, what);
-    lua_setfield(L, -2, "message");
-    lua_pushinteger(L, (lua_Integer)r->code);
-    lua_setfield(L, -2, "curl_code");
-#define X(c, retry)                                 \
-    if (r->code == (c)) {                           \
-        lua_pushboolean(L, 1);                      \
-        lua_setfield(L, -2, "tls");                 \
-        if (!(retry)) {                             \
-            lua_pushboolean(L, 0);                  \
-            lua_setfield(L, -2, "retryable");       \
-        }                                           \
-    }
-    TLS_CODES(X)
-#undef X
-}
-
 /* status_code, headers, body and request_id (from the header) on the error
- * at the top of the stack. */
-static void add_response(lua_State *L, const octogen_response *r,
+ * at the top of the stack. header_idx is absolute. */
+static void add_response(lua_State *L, const octogen_answer *a,
                          const char *body, size_t len, int header_idx)
 {
-    lua_pushinteger(L, (lua_Integer)r->status);
+    lua_pushinteger(L, (lua_Integer)a->status);
     lua_setfield(L, -2, "status_code");
     lua_pushlstring(L, body != NULL ? body : "", body != NULL ? len : 0);
     lua_setfield(L, -2, "body");
@@ -125,15 +126,55 @@ static void add_response(lua_State *L, const octogen_response *r,
     lua_setfield(L, -2, "request_id");
 }
 
-void errors_push_bad_body(lua_State *L, const octogen_response *r,
+/* The error of a transport failure of `kind`; message NULL or "" gives
+ * the kind's own. header_idx, when not 0, is a headers table: the error
+ * then also gets status_code (a->status, when not 0), body "", headers and
+ * request_id, as an answer cut off by max_response_bytes has them. */
+void errors_push_kind(lua_State *L, transport_kind kind, const char *message,
+                      const octogen_answer *a, int header_idx)
+{
+    if (header_idx != 0)
+        header_idx = octogen_absindex(L, header_idx);
+    push_error(L, kinds[kind].name, a);
+    lua_pushstring(L, message != NULL && message[0] != '\0' ? message : kinds[kind].message);
+    lua_setfield(L, -2, "message");
+    if (kinds[kind].tls) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "tls");
+    }
+    if (kinds[kind].final) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "retryable");
+    }
+    if (header_idx != 0) {
+        add_response(L, a, NULL, 0, header_idx);
+        if (a->status <= 0) {
+            /* core.transport_error given headers but no status */
+            lua_pushnil(L);
+            lua_setfield(L, -2, "status_code");
+        }
+    }
+}
+
+void errors_push_transport(lua_State *L, const octogen_response *r,
+                           const char *curl_message)
+{
+    const char *what = (curl_message != NULL && curl_message[0] != '\0')
+                           ? curl_message : curl_easy_strerror(r->code);
+    errors_push_kind(L, curl_kind(r->code), what, &r->answer, 0);
+    lua_pushinteger(L, (lua_Integer)r->code);
+    lua_setfield(L, -2, "curl_code");
+}
+
+void errors_push_bad_body(lua_State *L, const octogen_answer *a,
                           const char *message, const char *body, size_t len,
                           int header_idx)
 {
     header_idx = octogen_absindex(L, header_idx);
-    push_error(L, "APIError", r);
+    push_error(L, "APIError", a);
     lua_pushstring(L, message);
     lua_setfield(L, -2, "message");
-    add_response(L, r, body, len, header_idx);
+    add_response(L, a, body, len, header_idx);
 }
 
 /* True for values the SDKs treat as "no detail": nil, "", [] and {}. */
@@ -180,19 +221,21 @@ static void push_message(lua_State *L, long status, int detail_idx)
     lua_pushfstring(L, "Octogen API request failed with status %d", (int)status);
 }
 
-void errors_push_status(lua_State *L, const buffer *response,
-                        const octogen_response *r, int header_idx)
+void errors_push_status(lua_State *L, const char *body, size_t len,
+                        const octogen_answer *a, int header_idx)
 {
-    const char *body = response->data != NULL ? response->data : "";
-    size_t len = response->len;
     const char *why = NULL;
     int top_is = JSON_TOP_SCALAR;
     int err_idx, detail_idx;
 
+    if (body == NULL) {
+        body = "";
+        len = 0;
+    }
     header_idx = octogen_absindex(L, header_idx);
-    push_error(L, status_name(r->status), r);
+    push_error(L, status_name(a->status), a);
     err_idx = lua_gettop(L);
-    add_response(L, r, body, len, header_idx);
+    add_response(L, a, body, len, header_idx);
 
     /* detail: the body's "detail" member, else the whole decoded body, else
      * the raw text. */
@@ -214,9 +257,53 @@ void errors_push_status(lua_State *L, const buffer *response,
         lua_pushlstring(L, body, len);
     }
     detail_idx = lua_gettop(L);
-    push_message(L, r->status, detail_idx);
+    push_message(L, a->status, detail_idx);
     lua_setfield(L, err_idx, "message");
     lua_setfield(L, err_idx, "detail");
+}
+
+/* core.transport_error(kind, message, method, url [, extra]) -> err
+ * The cosocket transport's failures, named by the same table as the
+ * libcurl path's: kind is "timeout", "connection", "tls", "tls_verify"
+ * or "too_large"; message nil or "" gives the kind's own (for too_large,
+ * the libcurl path's). extra, a table {status_code =, headers =}, adds
+ * what an answer cut off by max_response_bytes carries over libcurl:
+ * status_code, body "", headers ({} when absent) and request_id. An
+ * unknown kind is a programming error and raises. */
+int errors_transport_error(lua_State *L)
+{
+    const char *kind = luaL_checkstring(L, 1);
+    const char *message = luaL_optstring(L, 2, NULL);
+    octogen_answer a;
+    int k, header_idx = 0;
+
+    memset(&a, 0, sizeof a);
+    a.method = luaL_optstring(L, 3, NULL);
+    a.url = luaL_optstring(L, 4, NULL);
+    for (k = 0; k < TRANSPORT_KINDS; k++)
+        if (strcmp(kind, kinds[k].kind) == 0)
+            break;
+    if (k == TRANSPORT_KINDS)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown transport error kind '%s'", kind));
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        lua_settop(L, 5);
+        lua_getfield(L, 5, "status_code");
+        if (!lua_isnil(L, -1)) {
+            lua_Integer status = luaL_checkinteger(L, -1);
+            luaL_argcheck(L, status >= 0 && status <= 999, 5, "status_code out of range");
+            a.status = (long)status;
+        }
+        lua_getfield(L, 5, "headers");
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        luaL_argcheck(L, lua_istable(L, -1), 5, "headers must be a table");
+        header_idx = lua_gettop(L);
+    }
+    errors_push_kind(L, (transport_kind)k, message, &a, header_idx);
+    return 1;
 }
 
 void errors_register(lua_State *L)

@@ -210,7 +210,10 @@ CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
         x->type_node.next = c->body_headers->next;
         list = &x->type_node;
     }
-    if (auth_line != NULL && !call->no_auth) {
+    /* HTTP Basic for this call replaces the Bearer line (libcurl would
+     * drop its Basic header for a custom Authorization one); the
+     * cosocket transport's request head does the same (wire.c). */
+    if (auth_line != NULL && !call->no_auth && call->basic == NULL) {
         x->auth_node.data = (char *)auth_line;
         x->auth_node.next = list;
         list = &x->auth_node;
@@ -258,12 +261,12 @@ void http_done(exchange *x, CURLcode code, const char *method, octogen_response 
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
     curl_easy_setopt(e, CURLOPT_USERPWD, (char *)NULL);
     r->code = code;
-    r->status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    r->answer.status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->answer.status);
     curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
-    r->elapsed = (double)total_us / 1e6;
-    r->method = method;
-    r->url = x->url.data;
+    r->answer.elapsed = (double)total_us / 1e6;
+    r->answer.method = method;
+    r->answer.url = x->url.data;
 }
 
 /* Response headers of the last exchange, as collected by on_header, as

@@ -72,6 +72,18 @@ typedef struct {
     char type_line[128];
 } exchange;
 
+/* base_url as parsed once at construction by libcurl's URL API, for the
+ * cosocket transport (wire.c). Freed with the client, not at close(). */
+typedef struct {
+    char *scheme;       /* "http" or "https" */
+    char *host;         /* IPv6 without brackets */
+    char *authority;    /* the Host header's value: brackets, and the port
+                           unless it is the scheme's default */
+    char *path;         /* base path as libcurl sends it, "" for none */
+    long port;          /* 80/443 filled in */
+    const char *error;  /* libcurl's static message when parsing failed */
+} octogen_target;
+
 #define OCTOGEN_EASY_POOL 16
 
 /* One client: the easy handle for blocking calls, the multi handle and a
@@ -88,6 +100,7 @@ typedef struct {
     struct curl_slist *body_headers;  /* the same plus Content-Type */
     char *auth_line;                  /* "Authorization: Bearer KEY", or NULL */
     char *base_url;                   /* no trailing slash */
+    octogen_target target;            /* base_url, parsed (wire.c) */
     int insecure;                     /* TLS verification turned off */
     long timeout_ms;
     long connect_timeout_ms;
@@ -111,14 +124,33 @@ typedef struct {
     const char *basic;          /* "user:password" for HTTP Basic, or NULL */
 } octogen_call;
 
-/* The outcome of one transfer, read by errors.c and client.c. */
+/* One answer as any transport hands it over (libcurl's buffers or the
+ * cosocket transport's Lua strings): what the conversion in response.c
+ * and the error builders in errors.c read. Nothing libcurl in it. */
+typedef struct {
+    long status;           /* 0 when no status line came */
+    double elapsed;        /* seconds */
+    const char *method;    /* may be NULL (errors only) */
+    const char *url;       /* may be NULL (errors only) */
+} octogen_answer;
+
+/* The outcome of one libcurl transfer (http_done). */
 typedef struct {
     CURLcode code;
-    long status;
-    double elapsed;        /* seconds */
-    const char *method;
-    const char *url;
+    octogen_answer answer;
 } octogen_response;
+
+/* Transport failures, named once (errors.c): the libcurl path maps its
+ * CURLcode onto these, the cosocket transport names them as strings
+ * through core.transport_error. */
+typedef enum {
+    TRANSPORT_TIMEOUT = 0,   /* TimeoutError */
+    TRANSPORT_CONNECTION,    /* ConnectionError */
+    TRANSPORT_TLS,           /* ConnectionError, tls = true */
+    TRANSPORT_TLS_VERIFY,    /* ConnectionError, tls = true, retryable = false */
+    TRANSPORT_TOO_LARGE,     /* APIError: the body passed max_response_bytes */
+    TRANSPORT_KINDS
+} transport_kind;
 
 /* The shape a caller promises for a good answer (response.c). */
 typedef struct {
@@ -148,9 +180,17 @@ size_t http_byte_limit(double bytes);
 
 /* response.c */
 void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh);
+int response_convert(lua_State *L, const octogen_answer *a, const char *body,
+                     size_t len, int header_idx, const shape *sh);
 int response_push(lua_State *L, exchange *x, const octogen_response *r,
                   const shape *sh);
 void response_read_call(lua_State *L, int idx, octogen_call *call);
+void response_register(lua_State *L);
+
+/* wire.c */
+void wire_parse_target(octogen_client *c);
+void wire_free_target(octogen_client *c);
+void wire_register(lua_State *L);
 
 /* transfer.c */
 void transfer_register(lua_State *L);
@@ -173,13 +213,16 @@ enum {
 
 /* errors.c */
 void errors_register(lua_State *L);
+int errors_transport_error(lua_State *L);
+void errors_push_kind(lua_State *L, transport_kind kind, const char *message,
+                      const octogen_answer *a, int header_idx);
 void errors_push_transport(lua_State *L, const octogen_response *r,
                            const char *curl_message);
-void errors_push_status(lua_State *L, const buffer *response,
-                        const octogen_response *r, int header_idx);
+void errors_push_status(lua_State *L, const char *body, size_t len,
+                        const octogen_answer *a, int header_idx);
 void errors_push_simple(lua_State *L, const char *name, const char *message,
                         const char *method, const char *url);
-void errors_push_bad_body(lua_State *L, const octogen_response *r,
+void errors_push_bad_body(lua_State *L, const octogen_answer *a,
                           const char *message, const char *body, size_t len,
                           int header_idx);
 

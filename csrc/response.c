@@ -1,5 +1,7 @@
-/* A finished exchange turned into what the API methods return:
- * result, meta on success, nil, err otherwise. */
+/* An answer turned into what the API methods return: result, meta on
+ * success, nil, err otherwise. response_convert is the one conversion,
+ * whatever moved the bytes: the libcurl paths (response_push) call it on
+ * their own buffer, the cosocket transport through core.response. */
 #include <stdlib.h>
 #include <string.h>
 #include "octogen.h"
@@ -30,9 +32,9 @@ static void push_rate_limit(lua_State *L, int header_idx)
     }
 }
 
-static void push_meta(lua_State *L, const octogen_response *r, int header_idx)
+static void push_meta(lua_State *L, const octogen_answer *r, int header_idx)
 {
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushinteger(L, (lua_Integer)r->status);
     lua_setfield(L, -2, "status");
     lua_pushvalue(L, header_idx);
@@ -130,12 +132,71 @@ void response_read_call(lua_State *L, int idx, octogen_call *call)
 
 static const char *const shape_names[] = {"JSON value", "JSON object", "JSON array"};
 
+/* status, headers (the table at header_idx, lower-case names), body ->
+ * result, meta | nil, err on the stack; returns 2. The body is only read
+ * (decoded in place, copied into err.body for an error), so the caller's
+ * buffer is never copied on success; it must stay valid, and header_idx
+ * on the stack, until this returns. */
+int response_convert(lua_State *L, const octogen_answer *a, const char *body,
+                     size_t len, int header_idx, const shape *sh)
+{
+    const char *why = NULL, *mismatch;
+    int top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
+
+    header_idx = octogen_absindex(L, header_idx);
+    if (body == NULL) {
+        body = "";
+        len = 0;
+    }
+    if (a->status < 200 || a->status >= 300) {
+        lua_pushnil(L);
+        errors_push_status(L, body, len, a, header_idx);
+        return 2;
+    }
+    if (a->status == 204 || strcmp(a->method, "HEAD") == 0) {
+        if (sh->top >= 0 && strcmp(a->method, "HEAD") != 0) {
+            /* A method that promised its caller a shape has nothing to
+             * give: an APIError (status kept), not `true`. */
+            lua_pushnil(L);
+            lua_pushfstring(L, "Octogen API returned no body (HTTP %d) where a %s was expected",
+                            (int)a->status, shape_names[sh->top]);
+            errors_push_bad_body(L, a, lua_tostring(L, -1), NULL, 0, header_idx);
+            lua_remove(L, -2);
+            return 2;
+        }
+        lua_pushboolean(L, 1);
+        push_meta(L, a, header_idx);
+        return 2;
+    }
+    /* The watched member's kind is read from the decoded table itself,
+     * so the check is on the value the caller gets. */
+    if (!convert_decode_watch(L, body, len, &top_is,
+                              sh->member[0] ? sh->member : NULL, &member_kind, &why)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "Octogen API returned a non-JSON response (%s)", why);
+        errors_push_bad_body(L, a, lua_tostring(L, -1), body, len, header_idx);
+        lua_remove(L, -2);
+        return 2;
+    }
+    mismatch = shape_mismatch(sh, top_is, member_kind);
+    if (mismatch != NULL) {
+        lua_pushnil(L);
+        lua_pushfstring(L, mismatch, sh->member);
+        errors_push_bad_body(L, a, lua_tostring(L, -1), body, len, header_idx);
+        lua_remove(L, -2);
+        return 2;
+    }
+    push_meta(L, a, header_idx);
+    return 2;
+}
+
+/* The libcurl paths: a finished exchange (request_guarded, core.finish).
+ * Failures of the transfer itself are libcurl's business and handled
+ * here; an answer goes to response_convert with the exchange's own
+ * response buffer. */
 int response_push(lua_State *L, exchange *x, const octogen_response *r,
                   const shape *sh)
 {
-    const char *data, *why = NULL, *mismatch;
-    int header_idx, top_is = JSON_TOP_SCALAR, member_kind = JSON_KIND_ABSENT;
-
     if (r->code == CURLE_OK && x->head_state != HEAD_ENDED) {
         /* libcurl accepts a connection closed inside the header block (a
          * status line and part of a header, then EOF) as a complete
@@ -152,58 +213,45 @@ int response_push(lua_State *L, exchange *x, const octogen_response *r,
         lua_pushnil(L);
         if (r->code == CURLE_WRITE_ERROR && x->response.overflowed) {
             http_push_headers(L, x);
-            errors_push_bad_body(L, r, "response body is larger than max_response_bytes",
-                                 NULL, 0, -1);
+            errors_push_kind(L, TRANSPORT_TOO_LARGE, NULL, &r->answer, -1);
             lua_remove(L, -2);
         } else {
             errors_push_transport(L, r, x->errbuf);
         }
         return 2;
     }
-
     http_push_headers(L, x);
-    header_idx = lua_gettop(L);
-    if (r->status < 200 || r->status >= 300) {
-        lua_pushnil(L);
-        errors_push_status(L, &x->response, r, header_idx);
-        return 2;
-    }
-    if (r->status == 204 || strcmp(r->method, "HEAD") == 0) {
-        if (sh->top >= 0 && strcmp(r->method, "HEAD") != 0) {
-            /* A method that promised its caller a shape has nothing to
-             * give: an APIError (status kept), not `true`. */
-            lua_pushnil(L);
-            lua_pushfstring(L, "Octogen API returned no body (HTTP %d) where a %s was expected",
-                            (int)r->status, shape_names[sh->top]);
-            errors_push_bad_body(L, r, lua_tostring(L, -1), NULL, 0, header_idx);
-            lua_remove(L, -2);
-            return 2;
-        }
-        lua_pushboolean(L, 1);
-        push_meta(L, r, header_idx);
-        return 2;
-    }
-    data = x->response.data != NULL ? x->response.data : "";
-    /* The watched member's kind is read from the decoded table itself,
-     * so the check is on the value the caller gets. */
-    if (!convert_decode_watch(L, data, x->response.len, &top_is,
-                              sh->member[0] ? sh->member : NULL, &member_kind, &why)) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "Octogen API returned a non-JSON response (%s)", why);
-        errors_push_bad_body(L, r, lua_tostring(L, -1), data, x->response.len,
-                             header_idx);
-        lua_remove(L, -2);
-        return 2;
-    }
-    mismatch = shape_mismatch(sh, top_is, member_kind);
-    if (mismatch != NULL) {
-        lua_pushnil(L);
-        lua_pushfstring(L, mismatch, sh->member);
-        errors_push_bad_body(L, r, lua_tostring(L, -1), data, x->response.len,
-                             header_idx);
-        lua_remove(L, -2);
-        return 2;
-    }
-    push_meta(L, r, header_idx);
-    return 2;
+    return response_convert(L, &r->answer, x->response.data, x->response.len, -1, sh);
+}
+
+/* core.response(status, headers, body, method, url, expect [, elapsed])
+ *   -> result, meta | nil, err
+ * The conversion for transports that hand over Lua values (the cosocket
+ * transport): headers is a table of lower-case names (repeats joined
+ * with ", "), kept as meta.headers / err.headers. status must be a
+ * three-digit HTTP status (a transport turns any other status line into
+ * a ConnectionError before calling this). */
+static int l_response(lua_State *L)
+{
+    octogen_answer a;
+    shape sh;
+    size_t len;
+    const char *body;
+    lua_Integer status = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, status >= 100 && status <= 999, 1, "HTTP status out of range");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    body = luaL_checklstring(L, 3, &len);
+    a.status = (long)status;
+    a.method = luaL_checkstring(L, 4);
+    a.url = luaL_checkstring(L, 5);
+    response_parse_shape(L, 6, luaL_optstring(L, 6, NULL), &sh);
+    a.elapsed = (double)luaL_optnumber(L, 7, 0);
+    lua_settop(L, 7);
+    return response_convert(L, &a, body, len, 2, &sh);
+}
+
+void response_register(lua_State *L)
+{
+    lua_pushcfunction(L, l_response);
+    lua_setfield(L, -2, "response");
 }

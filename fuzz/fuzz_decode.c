@@ -39,7 +39,13 @@
  *      (status chosen from the input's length, a request id header on odd
  *      lengths): it must leave one error table with the "octogen.error"
  *      metatable, a string name and message, and a detail. That path never
- *      touches a curl handle.
+ *      touches a curl handle;
+ *   5. response_convert (csrc/response.c, what core.response and both
+ *      libcurl paths call) with the bytes as a 2xx body, the status and
+ *      the promised shape chosen from the input's length: its two results
+ *      on top must be either a result and a meta table whose status
+ *      is the one given, or nil and an "octogen.error" table with a
+ *      string name and message.
  * All of it runs under lua_pcall: these functions report failure by return
  * value, so a Lua error out of any of them is a finding and aborts, as a
  * broken property does. The stack is reset after every input; a full
@@ -57,6 +63,22 @@
 /* The conversion itself, compiled into the harness so that its private
  * limits (ENCODE_MAX_DEPTH) are the ones checked here. */
 #include "../csrc/convert.c"
+/* The answer -> result/error conversion, whatever the transport. */
+#include "../csrc/response.c"
+
+/* response.c's libcurl-only helpers live in http.c, which the harness
+ * does not link (it would need a curl handle); response_convert never
+ * calls them. */
+void http_push_headers(lua_State *S, const exchange *x)
+{
+    (void)x;
+    lua_newtable(S);
+}
+
+long http_seconds_to_ms(double seconds)
+{
+    return seconds > 0 ? 1 : 0;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -195,7 +217,7 @@ static int run_one(lua_State *S)
     /* 4: the same bytes as an error response's body */
     {
         buffer body;
-        octogen_response r;
+        octogen_answer r;
         int err_idx;
         memset(&body, 0, sizeof body);
         memset(&r, 0, sizeof r);
@@ -208,7 +230,6 @@ static int run_one(lua_State *S)
             body.len = in->size;
             body.cap = in->size + 1;
         }
-        r.code = CURLE_OK;
         r.status = statuses[in->size % (sizeof statuses / sizeof statuses[0])];
         r.method = "POST";
         r.url = "http://127.0.0.1:1/v1/products/search";
@@ -217,7 +238,7 @@ static int run_one(lua_State *S)
             lua_pushliteral(S, "req-fuzz");
             lua_setfield(S, -2, "x-request-id");
         }
-        errors_push_status(S, &body, &r, -1);
+        errors_push_status(S, body.data, body.len, &r, -1);
         free(body.data);
         err_idx = lua_gettop(S);
         if (err_idx != base + 2)
@@ -238,6 +259,57 @@ static int run_one(lua_State *S)
         lua_getfield(S, err_idx, "detail");
         if (lua_isnil(S, -1))
             FAIL("error without a detail");
+    }
+    lua_settop(S, base);
+
+    /* 5: the same bytes as a 2xx answer, through the one conversion */
+    {
+        static const long ok_statuses[] = {200, 201, 202, 204};
+        static const char *const shapes[] = {NULL, "object", "array", "object items:array",
+                                             "object product:object"};
+        octogen_answer a;
+        shape sh;
+        int headers, top;
+        memset(&a, 0, sizeof a);
+        a.status = ok_statuses[(in->size / 3) % 4];
+        a.method = (in->size % 7) == 0 ? "HEAD" : "GET";
+        a.url = "http://127.0.0.1:1/v1/catalogs";
+        response_parse_shape(S, 1, shapes[in->size % 5], &sh);
+        lua_newtable(S);
+        headers = lua_gettop(S);
+        if (in->size & 1) {
+            lua_pushliteral(S, "req-fuzz");
+            lua_setfield(S, -2, "x-request-id");
+        }
+        /* The input's own bytes, not a NUL-terminated copy: the cosocket
+         * path hands over a Lua string, libcurl a buffer; neither may be
+         * read past len. */
+        if (response_convert(S, &a, (const char *)in->data, in->size, headers, &sh) != 2)
+            FAIL("response_convert did not return 2");
+        /* Its results are the top two values (a C function returning 2
+         * hands back those); a shape mismatch leaves the decoded value
+         * under them, nothing more. */
+        top = lua_gettop(S);
+        if (top != headers + 2 && top != headers + 3)
+            FAIL("response_convert left %d values", top - headers);
+        if (lua_isnil(S, top - 1)) {
+            if (lua_type(S, top) != LUA_TTABLE || !lua_getmetatable(S, top))
+                FAIL("response_convert: nil without an error table");
+            luaL_getmetatable(S, OCTOGEN_ERROR_MT);
+            if (!lua_rawequal(S, -1, -2))
+                FAIL("response_convert: error has the wrong metatable");
+            lua_pop(S, 2);
+            lua_getfield(S, top, "name");
+            lua_getfield(S, top, "message");
+            if (lua_type(S, -1) != LUA_TSTRING || lua_type(S, -2) != LUA_TSTRING)
+                FAIL("response_convert: error without a string name and message");
+        } else {
+            if (lua_type(S, top) != LUA_TTABLE)
+                FAIL("response_convert: result without a meta table");
+            lua_getfield(S, top, "status");
+            if (!lua_isinteger(S, -1) || lua_tointeger(S, -1) != a.status)
+                FAIL("response_convert: meta.status is not %ld", a.status);
+        }
     }
     lua_settop(S, base);
     return 0;

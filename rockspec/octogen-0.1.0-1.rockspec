@@ -23,9 +23,8 @@ cursor iterators, facet shaping and batched product refresh.
 }
 dependencies = {
    "lua >= 5.1",
-   -- for bin/octogen only; the library needs neither
+   -- for bin/octogen only; the library does not need it
    "argparse",
-   "lua-cjson",
 }
 external_dependencies = {
    -- Debian keeps curl.h in a per-architecture directory, so a header
@@ -40,7 +39,7 @@ build = {
          sources = {
             "csrc/client.c", "csrc/compat.c", "csrc/convert.c",
             "csrc/core.c", "csrc/errors.c", "csrc/http.c",
-            "csrc/response.c", "csrc/transfer.c",
+            "csrc/response.c", "csrc/transfer.c", "csrc/wire.c",
          },
          libraries = { "curl", "yajl" },
          incdirs = { "$(CURL_INCDIR)", "$(YAJL_INCDIR)" },
@@ -53,12 +52,13 @@ build = {
       ["octogen.auth"] = "lua/octogen/auth.lua",
       ["octogen.client"] = "lua/octogen/client.lua",
       ["octogen.errors"] = "lua/octogen/errors.lua",
+      ["octogen.methods"] = "lua/octogen/methods.lua",
       ["octogen.pager"] = "lua/octogen/pager.lua",
       ["octogen.refresh"] = "lua/octogen/refresh.lua",
-      ["octogen.resty"] = "lua/octogen/resty.lua",
       ["octogen.retry"] = "lua/octogen/retry.lua",
       ["octogen.search"] = "lua/octogen/search.lua",
-      ["octogen.worker"] = "lua/octogen/worker.lua",
+      ["octogen.transport.curl"] = "lua/octogen/transport/curl.lua",
+      ["octogen.transport.ngx"] = "lua/octogen/transport/ngx.lua",
    },
    install = {
       bin = { octogen = "bin/octogen" },
