@@ -8,9 +8,8 @@ files["spec/"] = { std = "+busted" }
 -- The mock runs inside nginx: ngx is its global.
 files["spec/support/mock/"] = { std = "+ngx_lua" }
 files["examples/openresty/"] = { std = "+ngx_lua" }
--- ngx.run_worker_thread (lua-nginx-module 0.10.22) is newer than
--- luacheck's ngx_lua std: 143 is "undefined field of a global".
-files["lua/octogen/resty.lua"] = { std = "+ngx_lua", ignore = { "143" } }
-files["lua/octogen/worker.lua"] = { std = "+ngx_lua" }
+-- The runner that runs the specs inside nginx, and the OpenResty bench.
+files["spec/support/ngx_runner/"] = { std = "+busted+ngx_lua" }
+files["bench/openresty/"] = { std = "+ngx_lua" }
 -- wrk's Lua scripts set wrk's own globals.
 files["bench/peers/wrk.lua"] = { globals = { "wrk", "init", "request", "response", "done" } }

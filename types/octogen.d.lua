@@ -5,8 +5,8 @@
 -- `require "octogen"` returns, so that an editor completes
 -- `octogen.client{`, `page.items[1].`, `err.` and the rest. Point LuaLS at
 -- this directory (`"workspace.library": ["/path/to/octogen-lua/types"]` in
--- .luarc.json). types/octogen/resty.d.lua and types/octogen/auth.d.lua do
--- the same for `require "octogen.resty"` and `require "octogen.auth"`.
+-- .luarc.json). types/octogen/auth.d.lua does the same for
+-- `require "octogen.auth"`.
 --
 -- The annotations live here, not in lua/octogen/*.lua, because LDoc 1.4.6
 -- lists every parameter twice when LDoc tags and LuaLS annotations share a
@@ -60,21 +60,31 @@ function octogen.is_error(v) end
 ---@class octogen.ClientOptions
 ---@field api_key? string|octogen.TokenProvider The API key (default: $OCTO_API_KEY, then $OCTOGEN_PLATFORM_API_KEY; an empty string counts as not given), or a token provider function such as `octogen.auth.client_credentials{...}`.
 ---@field base_url? string Default "https://api.octogen.ai/v1"; a trailing slash is fine. http:// only for a loopback host unless allow_insecure_http.
----@field timeout? number Seconds for a whole attempt, connect to last byte (default 30).
----@field connect_timeout? number Seconds for the TCP and TLS connect (default 10).
+---@field timeout? number Seconds for a whole attempt, connect to last byte (default 30); over nginx cosockets also the send and read timeout.
+---@field connect_timeout? number Seconds for the TCP connect (default 10).
 ---@field headers? table<string, string|number> Extra headers sent on every request. Authorization, Accept, Content-Type, User-Agent, Host and Content-Length are refused (each has its option or follows from the request).
 ---@field user_agent? string Appended to the default User-Agent ("octogen-lua/0.1.0 (Lua 5.4; libcurl/7.88.1) my-app/1.0").
 ---@field max_response_bytes? number Larger response bodies are refused with an APIError (default 64 MiB).
 ---@field max_retries? integer Retries after the first try (default 2, so at most 3 attempts).
 ---@field retry? octogen.RetryPolicy Backoff settings; the fields given replace the defaults.
----@field sleep? fun(seconds: number) How to wait between tries (default: blocks the thread; OpenResty handlers pass ngx.sleep).
+---@field sleep? fun(seconds: number) How to wait between tries (default: ngx.sleep inside an nginx handler, else a sleep that blocks the thread).
 ---@field on_request? fun(info: octogen.RequestInfo) Called before every attempt.
 ---@field on_response? fun(info: octogen.ResponseInfo) Called after every attempt.
----@field proxy? string Any proxy URL libcurl understands ("http://proxy:3128", "socks5h://...").
----@field ca_file? string CA bundle file for TLS verification.
----@field ca_path? string CA certificate directory for TLS verification.
+---@field proxy? string Any proxy URL libcurl understands ("http://proxy:3128", "socks5h://..."). libcurl only: refused with an InvalidArgumentError over the ngx transport.
+---@field ca_file? string CA bundle file for TLS verification (libcurl; under nginx, lua_ssl_trusted_certificate).
+---@field ca_path? string CA certificate directory for TLS verification (libcurl; under nginx, lua_ssl_trusted_certificate).
 ---@field insecure? boolean Turns TLS certificate and host verification off (default false); tostring(client) then says so.
 ---@field allow_insecure_http? boolean Permits an http:// base_url whose host is not loopback (default false).
+---@field transport? octogen.Transport How requests travel (default "auto").
+
+--- "auto": nginx cosockets when called inside nginx (ngx.get_phase exists),
+--- else libcurl, decided at each call. "curl": always libcurl (inside an
+--- nginx handler it blocks the worker for each call). "ngx": always nginx
+--- cosockets (proxy and HTTP/2 are libcurl features and are refused). In an
+--- nginx phase without cosockets (init, init_worker, log, header and body
+--- filters...) a call raises an InvalidArgumentError naming the phase; run
+--- it from ngx.timer.at(0, ...).
+---@alias octogen.Transport "auto"|"curl"|"ngx"
 
 --- A function the client calls for a bearer token: before a request when it
 --- holds no valid token, and once more with `refused = true` after a 401.
@@ -237,7 +247,7 @@ function octogen.is_error(v) end
 --- What `items` returns, for a generic `for`: each item and its page's meta.
 ---@alias octogen.ItemIterator fun(): octogen.ProductListItem, octogen.Meta
 
---- The methods `octogen.client` and `octogen.resty.client` objects share.
+--- The API methods of a client (lua/octogen/methods.lua lists them).
 --- Each returns its result and an `octogen.Meta` on success, and
 --- `nil, err` on any API or network failure. Mistakes in the call itself
 --- raise an InvalidArgumentError before anything is sent.
@@ -309,8 +319,9 @@ function Methods:close() end
 ---@return boolean
 function Methods:is_closed() end
 
---- A client of `octogen.client()`: one libcurl handle (and keep-alive
---- connection), usable with `<close>` on Lua 5.4.
+--- A client of `octogen.client()`: libcurl handles and their keep-alive
+--- connections, or (inside nginx) nginx's cosocket pool, which it holds no
+--- socket of between calls; usable with `<close>` on Lua 5.4.
 ---@class octogen.Client: octogen.ClientMethods
 local Client = {}
 
@@ -319,7 +330,8 @@ local Client = {}
 function Client:base_url() end
 
 --- Starts a call without waiting: the arguments are checked at once, the
---- network work happens in `poll`.
+--- network work happens in `poll` (inside nginx, on an nginx light thread,
+--- ngx.thread.spawn).
 ---
 ---     local req = client:start("search_products", { q = "jacket" })
 ---@param name octogen.StartableMethod
@@ -355,7 +367,8 @@ local Request = {}
 function Request:done() end
 
 --- The call's outcome, exactly as the blocking call returns it (result,
---- meta or nil, err); polls the client until it has finished.
+--- meta or nil, err); polls the client (inside nginx, ngx.thread.wait)
+--- until it has finished.
 ---@return any result
 ---@return octogen.Meta|octogen.Error|any meta_or_err
 function Request:result() end
@@ -715,36 +728,5 @@ function auth.client_credentials(opts) end
 ---@field ca_file? string
 ---@field ca_path? string
 ---@field allow_insecure_http? boolean
-
----------------------------------------------------------------------------
--- octogen.resty
-
---- The client for OpenResty handlers: each call runs on an nginx thread
---- pool (ngx.run_worker_thread) so the event loop is never blocked.
----@class octogen.resty
----@field pool_name string The thread pool calls run on (default "octogen": `thread_pool octogen threads=N;`).
----@field worker_module string The module worker threads run (default "octogen.worker").
----@field vm_wait number Seconds a call waits for a free worker-thread VM (default 5).
----@field methods table The method table of octogen.resty clients.
-local resty = {}
-
---- Takes octogen.client's options, checked the same way, except that none
---- may be a function (token providers, sleep, hooks cannot cross into a
---- worker thread).
----@param opts? octogen.ClientOptions
----@return octogen.resty.Client
----@nodiscard
-function resty.client(opts) end
-
---- Creates up to `n` (default 16) worker-thread VMs and loads octogen into
---- each; returns how many are ready. Needs a context that can yield.
----@param n? integer
----@return integer
-function resty.warm(n) end
-
---- An octogen.resty client: the request methods of octogen.client, with the
---- same results and errors (no start/poll/pending/all/base_url). `close`
---- only makes this object refuse further calls.
----@class octogen.resty.Client: octogen.ClientMethods
 
 return octogen

@@ -1,5 +1,5 @@
 -- The handler of examples/openresty/nginx.conf: GET /products?q=...&catalog=...
--- searches the Octogen API through octogen.resty and answers JSON.
+-- searches the Octogen API and answers JSON.
 --
 --   200 {"titles": [...], "count": n, "request_id": "...", "next_cursor": "..."}
 --   4xx/5xx {"error": {"name": ..., "status_code": ..., "message": ..., ...}}
@@ -9,7 +9,7 @@
 -- Settings come from the environment (nginx.conf passes them with `env`):
 -- OCTO_API_KEY, OCTOGEN_BASE_URL (default the real API), OCTOGEN_MAX_RETRIES.
 local cjson = require "cjson"
-local resty = require "octogen.resty"
+local octogen = require "octogen"
 
 local ngx = ngx
 local tonumber = tonumber
@@ -17,20 +17,18 @@ local os_getenv = os.getenv
 
 local M = {}
 
--- One client per nginx worker, made on first use. It holds no connection
--- itself: each worker-thread VM keeps one per option set.
-local client
-local function get_client()
-    if not client then
-        local base_url = os_getenv("OCTOGEN_BASE_URL")
-        client = resty.client {
-            base_url = base_url ~= "" and base_url or nil,
-            max_retries = tonumber(os_getenv("OCTOGEN_MAX_RETRIES") or ""),
-            timeout = 10,
-        }
-    end
-    return client
-end
+-- One client for every request this nginx worker serves, built when the
+-- module is first required. Inside nginx it talks over cosockets: it holds
+-- no socket between calls (each call takes a connection from nginx's
+-- keep-alive pool and gives it back), so sharing it is safe, and a call
+-- yields the request's coroutine while the API answers. Retries wait with
+-- ngx.sleep.
+local base_url = os_getenv("OCTOGEN_BASE_URL")
+local client = octogen.client {
+    base_url = base_url ~= "" and base_url or nil,
+    max_retries = tonumber(os_getenv("OCTOGEN_MAX_RETRIES") or ""),
+    timeout = 10,
+}
 
 local function reply(status, body)
     ngx.status = status
@@ -45,7 +43,7 @@ local function error_body(err)
         message = err.message,
         status_code = err.status_code,
         request_id = err.request_id,
-        api_error = err:is("APIError"),      -- err is a real octogen error object
+        api_error = err:is("APIError"),      -- err is an octogen error object
         text = tostring(err),
     }
 end
@@ -58,14 +56,11 @@ function M.products()
         limit = tonumber(q.limit),
     }
     -- A mistake in the call (limit=1000) raises an InvalidArgumentError,
-    -- as with the blocking client; API and network failures are nil, err.
-    local ok, page, meta = pcall(function()
-        local c = get_client()
-        return c:search_products(params)
-    end)
+    -- as anywhere else; API and network failures are nil, err.
+    local ok, page, meta = pcall(client.search_products, client, params)
     if not ok then
         local e = page
-        if type(e) == "table" and e.name then
+        if octogen.is_error(e) then
             return reply(400, { error = { name = e.name, message = e.message } })
         end
         ngx.log(ngx.ERR, "octogen: ", tostring(e))

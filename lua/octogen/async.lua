@@ -1,12 +1,21 @@
 --- Requests that do not block: client:start(), client:poll(), client:all().
 --
 -- Each started call runs the ordinary method (argument checks, retries,
--- refresh batching: the same code as the blocking call) inside a
--- coroutine. Where the blocking call would wait for the network or sleep
--- before a retry, the coroutine yields instead; poll() advances libcurl's
--- multi handle and resumes each coroutine whose transfer finished or whose
--- backoff is over. No thread is started, and nothing waits unless poll()
--- is asked to.
+-- refresh batching: the same code as the blocking call). How it runs
+-- depends on the call's transport:
+--
+-- * libcurl (the scheduler below): the method runs inside a coroutine.
+--   Where the blocking call would wait for the network or sleep before a
+--   retry, the coroutine yields instead; poll() advances libcurl's multi
+--   handle and resumes each coroutine whose transfer finished or whose
+--   backoff is over. No thread is started, and nothing waits unless poll()
+--   is asked to.
+-- * nginx cosockets (the last part of this file): the method runs on an
+--   nginx light thread (ngx.thread.spawn), which nginx's event loop
+--   drives by itself; result() waits for it with ngx.thread.wait, poll()
+--   with ngx.sleep or a semaphore. The started calls are counted per nginx
+--   request, so that one client shared by a worker's requests reports
+--   each request's own.
 --
 -- Rules that keep every request accounted for: poll(), all() and the
 -- result() of an unfinished call raise an OctogenError when called from
@@ -18,7 +27,10 @@ local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local client = require "octogen.client"
+local api_methods = require "octogen.methods"
+local curl = require "octogen.transport.curl"
 
+local rawget = rawget
 local co_create, co_resume, co_status, co_yield, co_running =
     coroutine.create, coroutine.resume, coroutine.status, coroutine.yield, coroutine.running
 local error = error
@@ -33,12 +45,14 @@ local unpack = table.unpack or unpack
 local methods = client.methods
 
 -- What can be started by name: every method that makes requests and
--- returns. (refresh_products starts its batches as functions, through
--- client.run_all, which is not reachable from a client.)
-local STARTABLE = {
-    list_catalogs = true, search_products = true, lookup_product = true,
-    refresh_products = true, request = true,
-}
+-- returns (octogen.methods says which). refresh_products starts its
+-- batches as functions, through client.run_all, which is not reachable
+-- from a client.
+local STARTABLE = {}
+for _, m in ipairs(api_methods) do
+    if m.startable then STARTABLE[m.name] = true end
+end
+local STARTABLE_LIST = table.concat(api_methods.startable, ", ")
 
 -- What the scheduler's own yields carry. A started call that yields
 -- anything else was stopped by a callback's coroutine.yield(), which the
@@ -91,11 +105,18 @@ local function state(config)
     return s
 end
 
+-- Do this client's started calls run on nginx light threads? (Inside
+-- nginx unless transport = "curl": the rule of client.transport_for, which
+-- also refuses the phases without cosockets.)
+local function on_ngx(config)
+    return config.transport ~= "curl" and client.nginx() ~= nil
+end
+
 local Request = {}
 Request.__index = Request
 Request.__name = "octogen.request"
 
-local start_fn, end_fetch
+local start_fn, end_fetch, ngx_start, ngx_poll, ngx_pending, ngx_result, ngx_run_all
 
 local function pack(...)
     return { n = select("#", ...), ... }
@@ -148,10 +169,14 @@ function methods:start(name, ...)
     client.check_self(self, 2)
     if type(name) ~= "string" or not STARTABLE[name] then
         errors.invalid(format("start: %s is not a method that can be started (%s)",
-            type(name) == "string" and format("%q", name) or type(name),
-            "list_catalogs, lookup_product, refresh_products, request, search_products"), 2)
+            type(name) == "string" and format("%q", name) or type(name), STARTABLE_LIST), 2)
     end
-    local req = start_fn(self, name, methods[name], ...)
+    local req
+    if client.transport_for(client.config(self), 2) == curl then
+        req = start_fn(self, name, methods[name], ...)
+    else
+        req = ngx_start(self, name, methods[name], ...)
+    end
     if req.raised ~= nil then
         -- Raised before its first request: a mistake in the call itself.
         local err = req.raised
@@ -188,51 +213,37 @@ function client.current_request(config)
     return nil
 end
 
--- What a transfer hands back, with the C core's "closed" string made an
--- error object (the client was closed while it was in flight).
-local function finish(t)
-    local result, meta = core.finish(t)
-    if result == nil and type(meta) ~= "table" then
-        meta = errors.new("OctogenError", tostring(meta))
-    end
-    return result, meta
-end
-
---- Inside a started call: run one exchange without blocking.
-function client.start_exchange(self, config, req, method, path, body, expect, c_call)
-    local s = config._async
-    local t = core.start(self, method, path, body, expect, c_call)
-    s.by_transfer[t] = req
-    s.running = s.running + 1
-    co_yield(WAIT)
-    return finish(t)
-end
+-- The scheduler as octogen.transport.curl sees it: which started call
+-- the running coroutine works for, and how a started call waits for a
+-- transfer (curl.exchange starts it, then finishes it once resumed).
+curl.scheduler = {
+    owner = function()
+        local co = co_running()
+        local req = co and owner[co]
+        if req and not req.finished then return req end
+        return nil
+    end,
+    -- A transfer on the started call's own client is collected by its
+    -- poll(); one on another core client (a token endpoint's) is polled
+    -- beside it and routed back (route below).
+    wait = function(req, cc, t)
+        local s = state_of[req]
+        if cc == req.client then
+            s.by_transfer[t] = req
+            s.running = s.running + 1
+        else
+            foreign_of[t] = { req, cc }
+            s.foreign[cc] = (s.foreign[cc] or 0) + 1
+        end
+        co_yield(WAIT)
+    end,
+}
 
 --- Inside a started call: wait `seconds` without blocking.
 function client.start_sleep(config, req, seconds)
     req.wake_at = core.now() + seconds
     config._async.sleepers[req] = true
     co_yield(WAIT)
-end
-
---- client.exchange(core_client, method, path, body, expect, call) ->
--- result, meta | nil, err: one exchange on a core client of the Lua
--- layer's own (a token endpoint's). Inside a started call (or a callback
--- it runs) the transfer goes on that core client's multi handle, which the
--- started call's client drives in poll(), and the call yields meanwhile;
--- anywhere else it is the blocking core.request.
-function client.exchange(cc, method, path, body, expect, call)
-    local co = co_running()
-    local req = co and owner[co]
-    if not req or req.finished then
-        return core.request(cc, method, path, body, expect, call)
-    end
-    local s = state_of[req]
-    local t = core.start(cc, method, path, body, expect, call)
-    foreign_of[t] = { req, cc }
-    s.foreign[cc] = (s.foreign[cc] or 0) + 1
-    co_yield(WAIT)
-    return finish(t)
 end
 
 -- A finished transfer of another core client goes to the ready list of
@@ -445,7 +456,9 @@ function methods:poll(seconds)
         errors.invalid("poll: seconds must be a number >= 0", 2)
     end
     seconds = min(seconds, MAX_POLL)
-    local s = state(client.config(self))
+    local config = client.config(self)
+    if on_ngx(config) then return ngx_poll(config, seconds) end
+    local s = state(config)
     refuse_reentry(s, "poll()", 2)
     if s.n == 0 then return 0 end
     local c0 = s.completed
@@ -457,7 +470,9 @@ end
 --- How many started calls have not finished.
 function methods:pending()
     client.check_self(self, 2)
-    local s = client.config(self)._async
+    local config = client.config(self)
+    if on_ngx(config) then return ngx_pending(config) end
+    local s = config._async
     return s and s.n or 0
 end
 
@@ -469,7 +484,9 @@ end
 -- (polling the client) only if it has not finished yet, and only until it
 -- has.
 function Request:result()
-    if not self.finished then
+    if self.thread then
+        ngx_result(self)
+    elseif not self.finished then
         local s = state_of[self]
         local function finished() return self.finished == true end
         repeat
@@ -500,6 +517,8 @@ function methods:all(calls, opts)
         concurrency = opts.concurrency or concurrency
         if concurrency < 1 then errors.invalid("concurrency must be at least 1", 2) end
     end
+    -- (An nginx phase without cosockets is refused here, at the caller.)
+    client.transport_for(client.config(self), 2)
     for i, c in ipairs(calls) do
         if type(c) ~= "table" or type(c[1]) ~= "string" then
             errors.invalid(format("all: calls[%d] must be {\"method\", args...}", i), 2)
@@ -519,7 +538,9 @@ end
 -- before its first request, once the started ones have finished. A slot
 -- is given to the next call as soon as a call in one finishes.
 function client.run_all(self, calls, concurrency)
-    local s = state(client.config(self))
+    local config = client.config(self)
+    if on_ngx(config) then return ngx_run_all(self, calls, concurrency) end
+    local s = state(config)
     refuse_reentry(s, "all() (or refresh_products with concurrency)", 3)
     local n = #calls
     local results, next_i, active = {}, 1, {}
@@ -562,6 +583,234 @@ function client.run_all(self, calls, concurrency)
             local ok, req = pcall(start_one, calls[next_i])
             if not ok then
                 -- A mistake in one call: let the started ones finish, then raise.
+                while next(active) do
+                    wait_some()
+                    collect()
+                end
+                return nil, req
+            end
+            active[next_i] = req
+            next_i, running = next_i + 1, running + 1
+        end
+        wait_some()
+    end
+    return results
+end
+
+---------------------------------------------------------------------------
+-- Started calls under nginx: light threads.
+--
+-- client:start() runs the method on ngx.thread.spawn; nginx's event loop
+-- drives its cosockets, so nothing here advances anything: poll() only
+-- waits (ngx.sleep, or a semaphore posted when a call completes), and
+-- result() waits for its thread with ngx.thread.wait. A thread catches
+-- what its method raises (pcall, which LuaJIT lets yield), so a failure
+-- is handed back by result() exactly as over libcurl.
+
+-- Per nginx request (its ngx.ctx table), per client: the started calls of
+-- that request. A client built at module level serves every request of
+-- the worker; pending() and poll() count the calling request's own.
+-- Weak keys: an entry goes with its request.
+local by_request = setmetatable({}, { __mode = "k" })
+
+-- The longest one semaphore wait (it takes milliseconds as a C int).
+local NGX_SLICE = 10
+-- Where lua-resty-core's ngx.semaphore is missing: how often waiters look.
+local NGX_TICK = 0.002
+-- The shortest sleep that lets nginx's event loop turn (its timers count
+-- milliseconds).
+local NGX_TURN = 0.001
+
+local semaphore_lib
+local function new_semaphore()
+    if semaphore_lib == nil then
+        local ok, lib = pcall(require, "ngx.semaphore")
+        semaphore_lib = ok and lib or false
+    end
+    return semaphore_lib and semaphore_lib.new(0) or nil
+end
+
+local function ngx_api()
+    return rawget(_G, "ngx")
+end
+
+local function ngx_state(config, create)
+    local ctx = ngx_api().ctx
+    local per = by_request[ctx]
+    if not per then
+        if not create then return nil end
+        per = setmetatable({}, { __mode = "k" })
+        by_request[ctx] = per
+    end
+    local s = per[config]
+    if not s and create then
+        s = { n = 0, completed = 0, reqs = {}, sema = new_semaphore() }
+        per[config] = s
+    end
+    return s
+end
+
+-- Wake everything waiting on the state (poll, all, result from another
+-- thread): each looks again at what it waits for.
+local function wake(s)
+    local sema = s.sema
+    if sema then
+        local waiting = -sema:count()
+        if waiting > 0 then sema:post(waiting) end
+    end
+end
+
+-- Wait for a completion or `seconds`, whichever comes first.
+local function ngx_wait(s, seconds)
+    if seconds <= 0 then return end
+    if s.sema then
+        s.sema:wait(min(seconds, NGX_SLICE))
+    else
+        ngx_api().sleep(min(seconds, NGX_TICK))
+    end
+end
+
+-- The body of a started call's light thread.
+local function run_thread(req, s, fn, ...)
+    local out = pack(pcall(fn, ...))
+    req.finished = true
+    if out[1] then
+        req.results = pack(unpack(out, 2, out.n))
+    else
+        req.raised = out[2]
+    end
+    s.n = s.n - 1
+    s.completed = s.completed + 1
+    wake(s)
+end
+
+-- A finished thread is collected (ngx.thread.wait on a dead thread
+-- returns at once) by the coroutine that spawned it, the only one nginx
+-- lets wait for it; otherwise it stays a zombie until its request ends.
+local function reap(req)
+    if req.finished and not req.reaped and co_running() == req.parent then
+        req.reaped = true
+        ngx_api().thread.wait(req.thread)
+    end
+    if req.finished and req.state then req.state.reqs[req] = nil end
+end
+
+local function reap_all(s)
+    for req in pairs(s.reqs) do
+        if req.finished then reap(req) end
+    end
+end
+
+-- Start fn(self, ...) as a request named `name` on a light thread.
+local function ngx_start_fn(self, name, fn, ...)
+    local s = ngx_state(client.config(self), true)
+    local req = setmetatable({ client = self, name = name, parent = co_running(), state = s }, Request)
+    s.seq = (s.seq or 0) + 1
+    req.seq = s.seq
+    s.n = s.n + 1
+    s.reqs[req] = true
+    -- The thread runs at once, up to its first yield (its first request).
+    req.thread = ngx_api().thread.spawn(run_thread, req, s, fn, self, ...)
+    if req.finished then reap(req) end
+    return req
+end
+
+function ngx_start(self, name, fn, ...)
+    return ngx_start_fn(self, name, fn, ...)
+end
+
+function ngx_pending(config)
+    local s = ngx_state(config, false)
+    return s and s.n or 0
+end
+
+function ngx_poll(config, seconds)
+    local s = ngx_state(config, false)
+    if not s then return 0 end
+    reap_all(s)
+    if s.n == 0 then return 0 end
+    local c0 = s.completed
+    if seconds == 0 then
+        -- Nothing to drive, but a loop of poll(0) must let the threads and
+        -- the network run: one turn of the event loop. (ngx.sleep(0) would
+        -- not do: without OpenResty's delayed-events patch to nginx it
+        -- resumes this coroutine before nginx looks at the network again,
+        -- so a poll(0) loop would starve every thread, and it logs a
+        -- warning each time.)
+        ngx_api().sleep(NGX_TURN)
+    else
+        local deadline = core.now() + seconds
+        while s.completed == c0 and s.n > 0 do
+            local left = deadline - core.now()
+            if left <= 0 then break end
+            ngx_wait(s, left)
+        end
+    end
+    reap_all(s)
+    return s.n
+end
+
+function ngx_result(req)
+    if not req.finished then
+        -- As over libcurl: a closed client hands back no unfinished call.
+        client.check_self(req.client, 3)
+        if co_running() == req.thread then
+            errors.raise("OctogenError", "result() called from inside the same started call: it would " ..
+                "wait for itself", 3)
+        end
+        if co_running() == req.parent and not req.reaped then
+            req.reaped = true
+            ngx_api().thread.wait(req.thread)
+        else
+            while not req.finished do ngx_wait(req.state, NGX_SLICE) end
+        end
+    end
+    reap(req)
+end
+
+-- client.run_all over light threads: at most `concurrency` at once, a
+-- slot given to the next call as soon as one finishes.
+function ngx_run_all(self, calls, concurrency)
+    local s = ngx_state(client.config(self), true)
+    local n = #calls
+    local results, next_i, active = {}, 1, {}
+    local function collect()
+        for i, req in pairs(active) do
+            if req.finished then
+                active[i] = nil
+                reap(req)
+                if req.raised ~= nil then
+                    results[i] = { nil, req.raised }
+                else
+                    results[i] = { req.results[1], req.results[2] }
+                end
+            end
+        end
+    end
+    local function any_finished()
+        for _, req in pairs(active) do
+            if req.finished then return true end
+        end
+        return false
+    end
+    local function wait_some()
+        while next(active) and not any_finished() do
+            ngx_wait(s, NGX_SLICE)
+        end
+    end
+    local function start_one(c)
+        if type(c[1]) == "function" then
+            return ngx_start_fn(self, "internal", c[1], unpack(c, 2, c.n or #c))
+        end
+        return self:start(unpack(c, 1, c.n or #c))
+    end
+    while next_i <= n or next(active) do
+        collect()
+        local running = 0
+        for _ in pairs(active) do running = running + 1 end
+        while running < concurrency and next_i <= n do
+            local ok, req = pcall(start_one, calls[next_i])
+            if not ok then
                 while next(active) do
                     wait_some()
                     collect()

@@ -15,9 +15,10 @@
 local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
+-- client.exchange: the token request goes through the transport of the
+-- client call that needs the token (nginx cosockets inside an nginx
+-- handler; inside a call started over libcurl, that client's poll()).
 local client = require "octogen.client"
--- client.exchange: a token fetch from inside a started call does not block.
-require "octogen.async"
 
 local format = string.format
 local type = type
@@ -54,8 +55,10 @@ function M.client_credentials(opts)
     if not url then errors.invalid(uwhy, 2) end
     local margin = opts.refresh_margin or 60
 
-    local http        -- the connection to the token endpoint, made on first use
+    local http        -- the core client for the token endpoint, made on first use
     local token, expires_at
+    -- What the cosocket transport reads (libcurl has it in `http`).
+    local settings = { base_url = url, timeout = opts.timeout }
 
     local function form(fields)
         local parts = {}
@@ -83,8 +86,9 @@ function M.client_credentials(opts)
             call.basic = core.escape(http, opts.client_id) .. ":" .. core.escape(http, opts.client_secret)
         end
         -- Inside a started call this yields to the client's poll() (which
-        -- drives this connection too) instead of blocking it.
-        local res, err = client.exchange(http, "POST", "", form(fields), "object", call)
+        -- drives this connection too) instead of blocking it; inside nginx
+        -- it goes over cosockets.
+        local res, err = client.exchange(http, settings, "POST", "", form(fields), "object", call)
         if not res then
             err.message = "token request failed: " .. tostring(err.message)
             return nil, err

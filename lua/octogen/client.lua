@@ -1,16 +1,28 @@
---- octogen.client: options, the client constructor, and the methods that
--- are a single request (list_catalogs, lookup_product, request).
--- search_products, pages/items and refresh_products live in their own
--- modules and are added to the same method table.
+--- octogen.client: options, the client constructor, the retry loop every
+-- call goes through (send), and the methods that are a single request
+-- (list_catalogs, lookup_product, request). search_products, pages/items
+-- and refresh_products live in their own modules and are added to the same
+-- method table (octogen.methods lists them all).
+--
+-- send() moves each attempt through a transport (lua/octogen/transport/):
+-- libcurl (blocking, or on the multi handle inside a started call), or
+-- nginx cosockets inside an nginx handler. Method bodies, argument checks,
+-- retries, hooks, token providers, batching and pagination are the same
+-- whatever the transport.
 local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local retry = require "octogen.retry"
+local curl = require "octogen.transport.curl"
+local cosocket = require "octogen.transport.ngx"
 
 local format = string.format
 local getenv = os.getenv
 local random = math.random
+local co_running = coroutine.running
 local getmetatable = getmetatable
+local pcall = pcall
+local rawget = rawget
 local type = type
 
 local M = {}
@@ -51,7 +63,10 @@ local OPTIONS = {
     ca_path = "string",
     insecure = "boolean",
     allow_insecure_http = "boolean",
+    transport = "string",        -- "auto" (default), "curl" or "ngx"
 }
+
+local TRANSPORTS = { auto = true, curl = true, ngx = true }
 
 --- Options every method takes in its last table, for that call only.
 local CALL_OPTIONS = {
@@ -70,7 +85,7 @@ local RESERVED_HEADERS = {
     ["content-type"] = "bodies are always JSON",
     ["user-agent"] = "use the user_agent option",
     host = "it follows from base_url",
-    ["content-length"] = "libcurl computes it",
+    ["content-length"] = "the transport computes it",
 }
 
 local DEFAULT_USER_AGENT = format("octogen-lua/%s (%s; libcurl/%s)",
@@ -184,6 +199,15 @@ local function build_config(opts)
     config.ca_file, config.ca_path, config.proxy = opts.ca_file, opts.ca_path, proxy
     config.insecure = opts.insecure
 
+    local transport = opts.transport or "auto"
+    if not TRANSPORTS[transport] then
+        return nil, format("option transport must be \"auto\", \"curl\" or \"ngx\", got %q", transport)
+    end
+    if transport == "ngx" and proxy and proxy ~= "" then
+        return nil, M.PROXY_MESSAGE
+    end
+    config.transport = transport
+
     if opts.max_retries ~= nil and opts.max_retries < 0 then
         return nil, "option max_retries must be 0 or more"
     end
@@ -191,7 +215,8 @@ local function build_config(opts)
     local policy, pwhy = retry.policy(opts.retry or {})
     if not policy then return nil, "option retry: " .. pwhy end
     config.retry = policy
-    config.sleep = opts.sleep or core.sleep
+    -- nil: the transport's default, chosen per call (ngx.sleep under nginx).
+    config.sleep = opts.sleep
     config.on_request, config.on_response = opts.on_request, opts.on_response
 
     -- A limit libcurl would round to 0 means "no limit" to it: refused.
@@ -229,6 +254,120 @@ local function build_config(opts)
         config.headers = list
     end
     return config
+end
+
+---------------------------------------------------------------------------
+-- Transports
+
+M.PROXY_MESSAGE = "option proxy is a libcurl feature (as is HTTP/2): the nginx cosocket transport cannot " ..
+    "use it; set transport = \"curl\" to use them (libcurl then blocks the nginx worker for each call)"
+
+M.CA_MESSAGE = "options ca_file and ca_path are libcurl's: under nginx the cosocket transport verifies " ..
+    "against lua_ssl_trusted_certificate (set it in nginx.conf), or set transport = \"curl\""
+
+-- The nginx phases whose handlers may use cosockets (lua-nginx-module's
+-- ngx.socket.tcp context). A call anywhere else in nginx (init,
+-- init_worker, set, header_filter, body_filter, log, balancer, exit_worker)
+-- is refused rather than left to block the worker or fail inside nginx.
+local COSOCKET_PHASES = {
+    rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
+    ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true,
+}
+
+--- The nginx API when running inside nginx (ngx.get_phase exists), else nil.
+local function nginx()
+    local ngx = rawget(_G, "ngx")
+    if type(ngx) == "table" and type(ngx.get_phase) == "function" then return ngx end
+    return nil
+end
+M.nginx = nginx
+
+-- The transport "auto" picks: the cosockets inside nginx, else libcurl.
+local function auto()
+    if nginx() then return cosocket end
+    return curl
+end
+
+--- The transport one call of a client goes through (config.transport:
+-- "auto" decides at each call). Raises an InvalidArgumentError at `level`
+-- when the call cannot go out from here: an nginx phase without cosockets,
+-- transport "ngx" outside nginx, a proxy over cosockets.
+function M.transport_for(config, level)
+    level = (level or 1) + 1
+    local want = config.transport
+    if want == "curl" then return curl end
+    local ngx = nginx()
+    if not ngx then
+        if want == "ngx" then
+            errors.invalid("transport \"ngx\" runs only inside nginx with lua-nginx-module (ngx.get_phase " ..
+                "is not defined here); use transport = \"auto\" or \"curl\"", level)
+        end
+        return curl
+    end
+    local phase = ngx.get_phase()
+    if not COSOCKET_PHASES[phase] then
+        errors.invalid(format("octogen cannot call the API in nginx's %s phase: cosockets are not available " ..
+            "there (and libcurl would block the worker); run it from ngx.timer.at(0, function() ... end) " ..
+            "or from a rewrite, access or content handler", tostring(phase)), level)
+    end
+    if config.proxy and config.proxy ~= "" then
+        errors.invalid(M.PROXY_MESSAGE, level)
+    end
+    if config.ca_file or config.ca_path then
+        -- Silently verifying against another set of CAs than the one named
+        -- would be worse than refusing.
+        errors.invalid(M.CA_MESSAGE, level)
+    end
+    return cosocket
+end
+local transport_for = M.transport_for
+
+--- The default sleep of a call that goes through `transport`: ngx.sleep
+-- where nginx can yield, else the C core's blocking sleep.
+local function default_sleep(transport)
+    if transport == cosocket then return rawget(_G, "ngx").sleep end
+    local ngx = nginx()
+    if ngx and COSOCKET_PHASES[ngx.get_phase()] then return ngx.sleep end
+    return core.sleep
+end
+
+-- Which transport the client call running in a coroutine uses, while its
+-- token provider runs: the token endpoint (client.exchange) goes through
+-- the same one. Weak keys: an entry goes with its coroutine.
+local calling = setmetatable({}, { __mode = "k" })
+local MAIN = {}   -- the key for Lua 5.1's main coroutine (running() is nil)
+
+--- client.exchange(cc, settings, method, path, body, expect, call) ->
+-- result, meta | nil, err: one exchange on a core client of the Lua
+-- layer's own (a token endpoint's), through the transport of the client
+-- call it serves. Inside a started call over libcurl (or a callback it
+-- runs) the transfer goes on that core client's multi handle, which the
+-- started call's client drives in poll(), and the call yields meanwhile.
+-- settings: base_url, timeout, connect_timeout, max_response_bytes,
+-- insecure (what the cosocket transport reads; libcurl has them in cc).
+function M.exchange(cc, settings, method, path, body, expect, call)
+    local req = curl.owner()
+    if req then
+        return curl.exchange(cc, settings, req, method, path, body, expect, call)
+    end
+    local transport = calling[co_running() or MAIN]
+    if not transport then
+        -- Not from a client's call (a provider called directly): the auto rule.
+        transport = auto()
+        if transport == cosocket then transport = transport_for({ transport = "ngx" }, 2) end
+    end
+    return transport.exchange(cc, settings, nil, method, path, body, expect, call)
+end
+
+-- Call the token provider with the client call's transport recorded:
+-- true, token, expires_in | false, what it raised.
+local function provide(config, transport, refused)
+    local key = co_running() or MAIN
+    local prev = calling[key]
+    calling[key] = transport
+    local ok, token, expires_in = pcall(config.token_provider, refused)
+    calling[key] = prev
+    return ok, token, expires_in
 end
 
 --- octogen.client([opts]) -> client
@@ -317,10 +456,60 @@ end
 -- req is the started call this runs in (nil for a blocking call): started
 -- calls share one fetch, the others waiting for it rather than asking the
 -- provider again.
-local function ensure_token(self, config, refused_gen, req)
+-- Under nginx, light threads (concurrent requests of the worker sharing
+-- one client, started calls) share one fetch too: the others wait for it
+-- on a semaphore (lua-resty-core's ngx.semaphore), or by sleeping briefly
+-- where there is none.
+local semaphore_lib
+local function new_semaphore()
+    if semaphore_lib == nil then
+        local ok, lib = pcall(require, "ngx.semaphore")
+        semaphore_lib = ok and lib or false
+    end
+    return semaphore_lib and semaphore_lib.new(0) or nil
+end
+
+local function begin_ngx_fetch(config)
+    local fetch = { ngx = true, co = co_running(), sema = new_semaphore() }
+    config.ngx_fetch = fetch
+    return fetch
+end
+
+local function wait_ngx_fetch(fetch)
+    local ngx = nginx()
+    while not fetch.done do
+        if fetch.sema then
+            fetch.sema:wait(1)
+        else
+            ngx.sleep(0.002)
+        end
+    end
+end
+
+-- End a fetch of either kind (see M.end_fetch for started calls).
+local function end_fetch(config, fetch, ok, err, raised)
+    if not fetch.ngx then return M.end_fetch(config, fetch, ok, err, raised) end
+    if fetch.done then return end
+    fetch.done, fetch.ok, fetch.err, fetch.raised = true, ok, err, raised
+    if config.ngx_fetch == fetch then config.ngx_fetch = nil end
+    local sema = fetch.sema
+    if sema then
+        local waiting = -sema:count()
+        if waiting > 0 then sema:post(waiting) end
+    end
+end
+
+local function ensure_token(self, config, refused_gen, req, transport)
     local fetch = config.token_fetch
-    if fetch and req and fetch.req ~= req then
-        M.wait_fetch(fetch, req)
+    local nfetch = transport == cosocket and config.ngx_fetch
+    if nfetch and nfetch.co == co_running() then nfetch = nil end
+    if (fetch and req and fetch.req ~= req) or nfetch then
+        if nfetch then
+            fetch = nfetch
+            wait_ngx_fetch(fetch)
+        else
+            M.wait_fetch(fetch, req)
+        end
         if fetch.raised ~= nil then error(fetch.raised, 0) end
         if not fetch.ok then
             -- A copy each: the caller sets attempts on it.
@@ -333,19 +522,18 @@ local function ensure_token(self, config, refused_gen, req)
     if not refused and config.has_token and (config.token_until == nil or now < config.token_until) then
         return true
     end
-    local token, expires_in
+    local token, expires_in, ok
     if req then
         -- (A call whose own fetch led back here asks the provider itself.)
         fetch = not fetch and M.begin_fetch(config, req) or nil
-        local ok
         ok, token, expires_in = M.protected(req, "the api_key function", config.token_provider, refused)
-        if not ok then
-            if fetch then M.end_fetch(config, fetch, nil, nil, token) end
-            error(token, 0)
-        end
     else
-        fetch = nil
-        token, expires_in = config.token_provider(refused)
+        fetch = transport == cosocket and not config.ngx_fetch and begin_ngx_fetch(config) or nil
+        ok, token, expires_in = provide(config, transport, refused)
+    end
+    if not ok then
+        if fetch then end_fetch(config, fetch, nil, nil, token) end
+        error(token, 0)
     end
     local err
     if token == nil then
@@ -358,7 +546,7 @@ local function ensure_token(self, config, refused_gen, req)
         -- A programming error in the function, not a failure of the server.
         local raised = errors.new("InvalidArgumentError",
             "the api_key function must return a string token (or nil, err), got " .. type(token))
-        if fetch then M.end_fetch(config, fetch, nil, nil, raised) end
+        if fetch then end_fetch(config, fetch, nil, nil, raised) end
         errors.invalid(raised.message, 4)
     elseif token == "" or token:find("[%s%c]") then
         -- What a token endpoint issued and cannot go into a header line:
@@ -369,7 +557,7 @@ local function ensure_token(self, config, refused_gen, req)
         err = errors.new("OctogenError", "octogen.client is closed")
     end
     if err then
-        if fetch then M.end_fetch(config, fetch, nil, err) end
+        if fetch then end_fetch(config, fetch, nil, err) end
         return nil, err
     end
     -- The token goes into the C core's Authorization line and nowhere
@@ -385,15 +573,18 @@ local function ensure_token(self, config, refused_gen, req)
     else
         config.token_until = now
     end
-    if fetch then M.end_fetch(config, fetch, true) end
+    if fetch then end_fetch(config, fetch, true) end
     return true
 end
 
 --- One API call with the client's retry policy, hooks and token provider:
--- the path every method takes to the C core.
+-- the path every method takes to a transport.
 function M.send(self, method, path, body, expect, call)
     local config = private[self]
     call = call or {}
+    -- Chosen per call: the same client may serve an nginx handler and code
+    -- that runs outside one.
+    local transport = transport_for(config, 3)
     local max_retries = call.max_retries or config.max_retries
     local policy = config.retry
     if call.retry then
@@ -401,10 +592,12 @@ function M.send(self, method, path, body, expect, call)
         if not p then errors.invalid("retry: " .. why, 3) end
         policy = p
     end
-    local sleep = call.sleep or config.sleep
+    local sleep = call.sleep or config.sleep or default_sleep(transport)
     local c_call = call.timeout and { timeout = call.timeout } or nil
-    -- Started with client:start(): wait by yielding to poll(), not blocking.
-    local req = M.current_request and M.current_request(config)
+    -- Started with client:start() over libcurl: wait by yielding to poll(),
+    -- not blocking. (Over cosockets a started call is an nginx light
+    -- thread, which yields by itself.)
+    local req = transport == curl and M.current_request and M.current_request(config) or nil
     local url = config.base_url .. "/" .. path:gsub("^/+", "")
     -- Inside a started call, callbacks run guarded (a yield in one raises).
     local function callback(what, fn, ...)
@@ -416,7 +609,7 @@ function M.send(self, method, path, body, expect, call)
     while true do
         attempt = attempt + 1
         if config.token_provider then
-            local ok, err = ensure_token(self, config, refused_gen, req)
+            local ok, err = ensure_token(self, config, refused_gen, req, transport)
             refused_gen = nil
             if not ok then
                 err.attempts = attempt
@@ -428,12 +621,7 @@ function M.send(self, method, path, body, expect, call)
                 headers = shown_headers(config, body ~= nil), attempt = attempt })
         end
         local sent_gen = config.token_gen or 0
-        local result, meta
-        if req then
-            result, meta = M.start_exchange(self, config, req, method, path, body, expect, c_call)
-        else
-            result, meta = core.request(self, method, path, body, expect, c_call)
-        end
+        local result, meta = transport.exchange(self, config, req, method, path, body, expect, c_call)
         local err = result == nil and meta or nil
         if config.on_response then
             callback("on_response", config.on_response, { method = method, url = url, attempt = attempt,

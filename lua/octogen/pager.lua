@@ -2,7 +2,7 @@
 -- Iterators raise on failure (a generic for cannot carry nil, err); the
 -- error carries .cursor, the cursor of the page that failed, so the walk
 -- can resume with params.cursor = err.cursor. The walk itself is generic
--- (M.walk, M.items) so that octogen.resty walks the same way.
+-- (M.walk, M.items): a walk is a function of its fetch.
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local client = require "octogen.client"

@@ -7,6 +7,7 @@ local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local client = require "octogen.client"
+local retry = require "octogen.retry"
 
 local format = string.format
 local type = type
@@ -61,11 +62,15 @@ local function is_data(err)
 end
 
 -- Errors that concern the request as a whole end the call; the rest
--- (network failures, 429, 5xx, a broken 2xx, a 400 that is data) only sink
--- their batch.
+-- (transient failures as retry.retryable defines them: network failures,
+-- 429, 5xx; a broken 2xx; a 400 that is data) only sink their batch. What
+-- is not transient and not about one answer (401, 403, 404, 422, a TLS
+-- certificate refused, no token to send, a closed client) would fail every
+-- batch the same way.
 local function ends_call(err)
+    if retry.retryable(err) then return false end
     local s = err.status_code
-    if type(s) ~= "number" or s == 429 or s >= 500 or (s >= 200 and s < 300) then return false end
+    if type(s) == "number" and s >= 200 and s < 300 then return false end
     return not is_data(err)
 end
 
@@ -130,8 +135,10 @@ function client.methods:refresh_products(targets, opts)
     if not batch_size then errors.invalid(why, 2) end
 
     local n = #targets
+    -- Lists marked as arrays: an empty one encodes as [] (octogen.array).
     local result = {
-        submitted = n, accepted = {}, rejected = {}, request_ids = {}, workflow_ids = {}, errors = {},
+        submitted = n, accepted = core.array {}, rejected = core.array {}, request_ids = core.array {},
+        workflow_ids = core.array {}, errors = core.array {},
     }
     -- rejections are gathered with their input index, sorted at the end
     local rejected = {}

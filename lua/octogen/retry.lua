@@ -21,6 +21,10 @@ M.DEFAULT_MAX_RETRIES = 2
 -- need a different request and are never retried.
 local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
 
+--- Is this failure transient (worth the same request again)? The one
+-- definition: the retry loop (client.send), refresh batching (a transient
+-- failure sinks its batch, never the whole call) and the command line
+-- (bin/octogen) all ask this.
 function M.retryable(err)
     -- The C core marks failures that cannot change (TLS verification).
     if err.retryable == false then return false end

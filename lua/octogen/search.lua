@@ -122,7 +122,7 @@ function M.fetch(self, body, call)
             tostring(meta.status)))
     end
     -- The C core has checked that items, when present, is a JSON array.
-    if page.items == nil then page.items = {} end
+    if page.items == nil then page.items = core.array {} end
     if page.next_cursor ~= nil and type(page.next_cursor) ~= "string" then
         return nil, client.bad_shape(meta, "Octogen API returned a search page whose nextCursor is not a string")
     end
