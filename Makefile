@@ -59,18 +59,25 @@ test-all: deps
 	@sh .ci/install-deps lua5.1 liblua5.1-0-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
 	@set -e; for v in $(LUAS); do echo "=== Lua $$v"; $(MAKE) --no-print-directory test LUA=$$v; done
 
+# The OpenResty example loads the module built for nginx's LuaJIT.
 demo: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all LUA=luajit
 	@sh examples/run-demo.sh "$(LUA_BIN)" "$(BUILD)"
 
 # Client and mock pinned to one core: a wake-up across cores costs tens of
 # microseconds here and would measure the scheduler, not the client.
 PIN := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
 
+# make bench: bench/throughput.lua, then bench/openresty/run.lua: octogen
+# inside nginx (the LuaJIT build) against a plain cosocket handler under wrk,
+# with the mock and wrk on CPU 0 and the nginx under test on CPU 1.
 bench: deps
 	@sh .ci/install-deps wrk
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all LUA=luajit
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/throughput.lua
+	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/openresty/run.lua
 
 soak: deps
 	@$(MAKE) --no-print-directory all
@@ -126,9 +133,10 @@ dist-check: dist
 PREFIX  ?= /usr/local
 LUA_ABI := $(if $(filter luajit,$(LUA)),5.1,$(LUA))
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/transport
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen/core.so
 	install -m 644 lua/octogen/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/
+	install -m 644 lua/octogen/transport/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/transport/
 	@if [ -f bin/octogen ]; then install -d $(DESTDIR)$(PREFIX)/bin && \
 	  install -m 755 bin/octogen $(DESTDIR)$(PREFIX)/bin/octogen; fi
 

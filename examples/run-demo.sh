@@ -27,5 +27,9 @@ for ex in quickstart pagination faceted_search lookup refresh_from_file error_ha
 done
 
 echo
+echo "=== examples/openresty (nginx + octogen over cosockets; examples/openresty_demo.lua)"
+"$LUA_BIN" examples/openresty_demo.lua
+
+echo
 echo "=== examples/cli_session.sh (the octogen command)"
 sh examples/cli_session.sh "$LUA_BIN"

@@ -12,8 +12,12 @@
 --   suite depends on nothing outside the repository;
 -- * every option octogen.client accepts (OPTIONS in lua/octogen/client.lua),
 --   every per-call option, search parameter, lookup and refresh option;
--- * every public method of the client (core.client_methods), of errors and
---   of octogen.resty clients, and every field of the module tables;
+-- * every public method of the client (core.client_methods) and of errors,
+--   and every field of the module tables;
+-- * the API methods listed in lua/octogen/methods.lua: each annotated with
+--   the result type the list gives, the startable ones exactly those of
+--   octogen.StartableMethod, and every other client method a control
+--   method (start, poll, ...), so that a new API method must be listed;
 -- * every octogen.* type the annotations use is declared.
 --
 -- Each check fails with the full list of what is missing.
@@ -512,7 +516,7 @@ describe("types/octogen.d.lua", function()
         assert(loadstring and loadstring(meta_text, "=octogen.d.lua") or load(meta_text, "=octogen.d.lua"))
         assert.truthy(meta_text:match("^%-%-%-@meta octogen\n"), "the file must start with ---@meta octogen")
         assert.truthy(meta.classes["octogen.Client"], "no ---@class octogen.Client")
-        for _, f in ipairs { "types/octogen/resty.d.lua", "types/octogen/auth.d.lua" } do
+        for _, f in ipairs { "types/octogen/auth.d.lua" } do
             local t = assert(read(ROOT .. "/" .. f), "cannot read " .. f)
             assert(loadstring and loadstring(t, "=" .. f) or load(t, "=" .. f))
         end
@@ -657,20 +661,89 @@ describe("types/octogen.d.lua", function()
         assert_none_missing(missing_on("octogen.Client", names, "core.client_methods"), "client methods not annotated")
     end)
 
-    it("annotates every method of errors, started requests' and octogen.resty clients", function()
+    it("annotates the API methods of lua/octogen/methods.lua with their result types", function()
+        local list = require "octogen.methods"
+        local missing = {}
+        -- The first ---@return of each `function Methods:NAME(` in the file.
+        local first_return, pending = {}, nil
+        for _, line in ipairs(lines(meta_text)) do
+            local t = line:match("^%-%-%-@return%s+(%S+)")
+            if t and not pending then pending = t end
+            local fn = line:match("^function%s+[%a_][%w_]*[:.]([%a_][%w_]*)%s*%(")
+            if fn then
+                first_return[fn] = first_return[fn] or pending
+                pending = nil
+            elseif not line:match("^%-%-") then
+                pending = nil
+            end
+        end
+        local listed = {}
+        for _, m in ipairs(list) do
+            listed[m.name] = true
+            assert.is_true(type(m.startable) == "boolean" and type(m.paged) == "boolean"
+                and type(m.returns) == "string", "malformed entry in lua/octogen/methods.lua: " .. tostring(m.name))
+            if type(core.client_methods[m.name]) ~= "function" then
+                missing[#missing + 1] = m.name .. " is listed in lua/octogen/methods.lua but is no client method"
+            end
+            append(missing, missing_on("octogen.Client", { m.name }, "lua/octogen/methods.lua"))
+            local got = first_return[m.name]
+            if got and got ~= m.returns and got ~= m.returns .. "|nil" then
+                missing[#missing + 1] = string.format("%s returns %s in types/octogen.d.lua, %s in lua/octogen/methods.lua",
+                    m.name, got, m.returns)
+            end
+        end
+        -- What is not an API method: the client's own controls.
+        local CONTROL = { start = true, poll = true, pending = true, all = true, close = true, is_closed = true,
+            base_url = true }
+        for _, name in ipairs(method_names(core.client_methods)) do
+            if not listed[name] and not CONTROL[name] then
+                missing[#missing + 1] = name .. " is a client method missing from lua/octogen/methods.lua"
+            end
+        end
+        -- octogen.StartableMethod is exactly the startable ones.
+        local alias = meta_text:match("%-%-%-@alias octogen%.StartableMethod%s+([^\n]*)") or ""
+        local in_alias = {}
+        for n in alias:gmatch('"([%w_]+)"') do in_alias[n] = true end
+        for _, m in ipairs(list) do
+            if m.startable and not in_alias[m.name] then
+                missing[#missing + 1] = "octogen.StartableMethod lacks \"" .. m.name .. "\""
+            elseif not m.startable and in_alias[m.name] then
+                missing[#missing + 1] = "octogen.StartableMethod has \"" .. m.name .. "\", which cannot be started"
+            end
+            in_alias[m.name] = nil
+        end
+        for n in pairs(in_alias) do missing[#missing + 1] = "octogen.StartableMethod has unknown \"" .. n .. "\"" end
+        assert_none_missing(missing, "differences between lua/octogen/methods.lua and types/octogen.d.lua")
+    end)
+
+    it("lets client:start take exactly the startable methods of lua/octogen/methods.lua", function()
+        local c = octogen.client { api_key = "k", base_url = "http://127.0.0.1:9" }
+        local wrong = {}
+        for _, m in ipairs(require "octogen.methods") do
+            -- Each started with no arguments: a startable method raises an
+            -- argument error of its own (or starts), never "not a method that can be started".
+            local ok, err = pcall(c.start, c, m.name)
+            local refused = not ok
+                and tostring(type(err) == "table" and err.message or err):find("not a method that can be started", 1, true) ~= nil
+            if m.startable == refused then
+                wrong[#wrong + 1] = m.name .. (m.startable and " is refused by start()" or " is taken by start()")
+            end
+        end
+        c:close()
+        assert_none_missing(wrong, "methods start() treats unlike lua/octogen/methods.lua")
+    end)
+
+    it("annotates every method of errors and started requests", function()
         local missing = {}
         append(missing, missing_on("octogen.Error", method_names(core.error_metatable.__index), "error methods"))
         append(missing, missing_on("octogen.Request", { "done", "result" }, "lua/octogen/async.lua"))
-        local resty = require "octogen.resty"
-        append(missing, missing_on("octogen.resty.Client", method_names(resty.methods), "octogen.resty methods"))
         assert_none_missing(missing, "methods not annotated")
     end)
 
-    it("annotates every field of the octogen, octogen.auth and octogen.resty modules", function()
+    it("annotates every field of the octogen and octogen.auth modules", function()
         local missing = {}
         append(missing, missing_on("octogen", sorted_keys(octogen), "require 'octogen'"))
         append(missing, missing_on("octogen.auth", sorted_keys(require "octogen.auth"), "require 'octogen.auth'"))
-        append(missing, missing_on("octogen.resty", sorted_keys(require "octogen.resty"), "require 'octogen.resty'"))
         -- and every error class in the octogen.ErrorName alias
         local names = { "OctogenError" }
         append(names, sorted_keys(octogen.error_classes))

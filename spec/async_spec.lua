@@ -193,7 +193,7 @@ describe("client:all()", function()
 end)
 
 describe("HTTP/2", function()
-    it("multiplexes concurrent requests over one TLS connection when the server offers it", function()
+    it("multiplexes concurrent requests over one TLS connection when the server offers it #curl", function()
         local server = mock.start { tls = true, http2 = true }
         local ok, err = pcall(function()
             local client = helpers.client(server, { ca_file = server.ca_file })

@@ -152,7 +152,7 @@ describe("errors", function()
         assert.truthy(client:list_catalogs())
     end)
 
-    it("a refused connection is a ConnectionError with no status", function()
+    it("a refused connection is a ConnectionError with no status #curl", function()
         local dead = octogen.client { api_key = mock.KEY, base_url = "http://127.0.0.1:9/v1", max_retries = 0 }
         local result, err = dead:list_catalogs()
         assert.is_nil(result)

@@ -27,6 +27,8 @@ describe("examples", function()
             "4%. ConnectionError", "5%. raised:%s+true%s+InvalidArgumentError" } },
         { "concurrency", { "warrenlotas%s+3 results", "refresh: submitted 2000, accepted 2000, in 4 requests" } },
         { "game_loop", { "hoodie%s+5 items", "sneaker%s+5 items", "worst poll%(0%)" } },
+        { "openresty_demo", { "limit=3 %-> 200", '"count":3', "8 concurrent requests: 8 answered 200",
+            "limit=1000 %-> 400" } },
     }
     for _, c in ipairs(cases) do
         it(c[1] .. ".lua runs and prints what it promises", function()

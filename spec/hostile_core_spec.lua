@@ -72,7 +72,7 @@ describe("hostile core", function()
     before_each(function() server:reset() end)
 
     describe("re-entry from a finalizer during a call (defect 1)", function()
-        it("close() during conversion is deferred: the call completes, the client is closed after", function()
+        it("close() during conversion is deferred: the call completes, the client is closed after #curl", function()
             local out, ok = helpers.run_lua(child_env(), prelude(server) .. [[
 local fired = 0
 for round = 1, 30 do
@@ -104,7 +104,7 @@ print("ok", fired)
             assert.truthy(out:find("ok", 1, true), out)
         end)
 
-        it("a blocking call re-entering a busy client is refused with an error object; the outer call is intact", function()
+        it("a blocking call re-entering a busy client is refused with an error object; the outer call is intact #curl", function()
             local out, ok = helpers.run_lua(child_env(), prelude(server) .. [[
 local c = octogen.client { api_key = KEY, base_url = BASE, max_retries = 0 }
 local inner = {}
@@ -136,7 +136,7 @@ print("ok")
             assert.truthy(out:find("ok", 1, true), out)
         end)
 
-        it("close() during a started call's poll or finish leaves the answer intact", function()
+        it("close() during a started call's poll or finish leaves the answer intact #curl", function()
             local out, ok = helpers.run_lua(child_env(), prelude(server) .. [[
 local c = octogen.client { api_key = KEY, base_url = BASE, max_retries = 0 }
 local t = core.start(c, "POST", "products/search", '{"catalog":"tidepool","limit":50}', "object items:array")
@@ -250,7 +250,7 @@ print("ok", closed_inside)
     end)
 
     describe("huge waits and limits (defect 8)", function()
-        it("core.poll(math.huge) and (1e300) wait for the transfer instead of failing at once", function()
+        it("core.poll(math.huge) and (1e300) wait for the transfer instead of failing at once #curl", function()
             for _, wait in ipairs { math.huge, 1e300 } do
                 server:fault { path = "/v1/catalogs", latency_ms = 300, times = 1 }
                 local c = helpers.client(server, { max_retries = 0 })
@@ -443,7 +443,7 @@ print("ok", closed_inside)
     end)
 
     describe("the key and proxies over plain http (defect 4)", function()
-        it("environment proxies are bypassed for an http:// base URL", function()
+        it("environment proxies are bypassed for an http:// base URL #curl", function()
             local proxy = mock.start()
             local proxy_url = "http://127.0.0.1:" .. proxy.port
             local ok_run, out, ok = pcall(helpers.run_lua, child_env {
@@ -481,7 +481,7 @@ print("ok")
     end)
 
     describe("closed clients give error objects", function()
-        it("a started transfer detached by close() finishes with an OctogenError object", function()
+        it("a started transfer detached by close() finishes with an OctogenError object #curl", function()
             server:fault { path = "/v1/catalogs", latency_ms = 300, times = 1 }
             local c = helpers.client(server, { max_retries = 0 })
             local t = core.start(c, "GET", "catalogs", nil, "array")
@@ -493,7 +493,7 @@ print("ok")
             assert.truthy(err.message:find("client is closed", 1, true))
         end)
 
-        it("a core call on a closed client raises an OctogenError object", function()
+        it("a core call on a closed client raises an OctogenError object #curl", function()
             local c = helpers.client(server)
             c:close()
             for _, f in ipairs {

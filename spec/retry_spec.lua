@@ -178,7 +178,7 @@ describe("timeouts", function()
 end)
 
 describe("proxy", function()
-    it("sends every request through the proxy option's server", function()
+    it("sends every request through the proxy option's server #curl", function()
         -- The mock stands in for a forward proxy: nginx serves an absolute-form
         -- request line (GET http://host/path) from its path. Nothing leaves
         -- loopback: the only connection is to the mock.
@@ -304,7 +304,7 @@ describe("hostile responses", function()
         assert.truthy(small:search_products { limit = 1 } == nil)
     end)
 
-    it("gzip that does not inflate is an error, and real gzip works", function()
+    it("gzip that does not inflate is an error, and real gzip works #curl", function()
         local err = answer { mode = "bad_gzip" }
         assert.is_true(err:is("OctogenError"))
         assert.truthy(client:list_catalogs())

@@ -24,6 +24,8 @@ function M.body(req)
     return cjson.decode(req.body)
 end
 
+local EXIT_MARK = "OCTOGEN_TEST_EXIT_STATUS_"
+
 --- Run a Lua file with arguments in a fresh interpreter (the one the
 --- Makefile names for the suite), with `env` set (false unsets a variable);
 --- returns its combined output and whether it exited 0.
@@ -35,10 +37,15 @@ function M.run_file(env, path, ...)
     parts[#parts + 1] = os.getenv("OCTOGEN_TEST_LUA") or "lua5.4"
     parts[#parts + 1] = quote(path)
     for _, a in ipairs { ... } do parts[#parts + 1] = quote(a) end
-    local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1"))
+    -- The exit status comes back on the last line, not from p:close():
+    -- LuaJIT's close() does not report it, and inside nginx (the cosocket
+    -- runner) the worker's SIGCHLD handler may reap the child first.
+    local p = assert(io.popen(table.concat(parts, " ") .. " 2>&1; echo " .. EXIT_MARK .. "$?"))
     local out = p:read("*a")
-    local ok, _, status = p:close()
-    return out, ok == true or status == 0
+    p:close()
+    local status = out:match(EXIT_MARK .. "(%d+)\n?$")
+    out = out:gsub(EXIT_MARK .. "%d+\n?$", "")
+    return out, status == "0"
 end
 
 --- Run Lua `code` the same way.

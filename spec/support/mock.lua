@@ -477,9 +477,13 @@ function M.start(opts)
     error(last_err, 2)
 end
 
---- A server object for an nginx started elsewhere (mockctl): stop() works.
-function M.attach(pid, port, prefix)
-    return new_server { pid = tonumber(pid), port = tonumber(port), prefix = prefix }
+--- A server object for an nginx started elsewhere (mockctl, or a mock the
+--- cosocket runner's nginx reaches): stop() works. opts.tls and
+--- opts.control_port describe one in TLS mode.
+function M.attach(pid, port, prefix, opts)
+    opts = opts or {}
+    return new_server { pid = tonumber(pid), port = tonumber(port), prefix = prefix,
+                        tls = opts.tls and true or nil, control_port = tonumber(opts.control_port) }
 end
 
 ---------------------------------------------------------------------------

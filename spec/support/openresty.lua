@@ -12,7 +12,10 @@
 --- opts: mock (a started mock server: its base_url and mock.KEY are passed
 --- to nginx as OCTOGEN_BASE_URL and OCTO_API_KEY), or base_url/api_key
 --- given directly; env (a table of more variables for nginx, such as
---- OCTOGEN_MAX_RETRIES = "0").
+--- OCTOGEN_MAX_RETRIES = "0"); ca_file (lua_ssl_trusted_certificate:
+--- default a TLS mock's CA, else Debian's bundle); resolver (default
+--- 127.0.0.1: the mocks are addressed by IP, nothing is resolved); vars
+--- (more template variables).
 ---
 --- nginx's `env` directive passes a variable from nginx's own environment,
 --- so nginx is started with these variables set (and the caller's
@@ -184,9 +187,18 @@ local function is_root()
     return (read_cmd("id -u 2>/dev/null") or ""):match("^0%s*$") ~= nil
 end
 
---- Start the example. See the top of this file for opts.
-function M.start(opts)
-    opts = opts or {}
+--- Start nginx from a template (the example's nginx.conf, or the cosocket
+--- runner's, spec/support/ngx_runner/nginx.conf). opts:
+---   template  path of the nginx.conf template; it may use ${PORT},
+---             ${PREFIX}, ${ROOT}, ${CJSON_CPATH}, ${USER_LINE} and the
+---             names in opts.vars
+---   vars      more template variables
+---   env       variables for nginx's environment (a value may contain
+---             ${PREFIX}); OCTO_API_KEY, OCTOGEN_PLATFORM_API_KEY,
+---             OCTOGEN_BASE_URL and OCTOGEN_MAX_RETRIES are removed first
+---   ready     a path that answers 200 once nginx is up (default "/ping")
+--- nginx is started from the checkout: its working directory is ROOT.
+function M.start_conf(opts)
     if not read_file(M.MODULE) then
         error("openresty: " .. M.MODULE .. " is missing: run `make LUA=luajit` first", 2)
     end
@@ -194,12 +206,20 @@ function M.start(opts)
         error("openresty: /usr/lib/nginx/modules/ngx_http_lua_module.so is missing "
             .. "(install libnginx-mod-http-lua: make deps)", 2)
     end
-    local env = {
-        OCTOGEN_BASE_URL = opts.base_url or (opts.mock and opts.mock.base_url),
-        OCTO_API_KEY = opts.api_key or (opts.mock and mock.KEY),
-    }
-    for k, v in pairs(opts.env or {}) do env[k] = v end
-    local template = assert(read_file(M.EXAMPLE_DIR .. "/nginx.conf"), "openresty: nginx.conf missing")
+    local template = read_file(opts.template)
+    if not template then error("openresty: " .. tostring(opts.template) .. " is missing", 2) end
+    local function vars_for(port, prefix)
+        local vars = {
+            PORT = port, PREFIX = prefix, ROOT = M.ROOT, CJSON_CPATH = cjson_cpath(),
+            USER_LINE = is_root() and "user root root;" or "",
+        }
+        for k, v in pairs(opts.vars or {}) do vars[k] = v end
+        return vars
+    end
+    -- A variable the template needs and nobody set fails here, before
+    -- there is a prefix to clean up.
+    local rendered, why = pcall(render, template, vars_for(0, "/"))
+    if not rendered then error("openresty: " .. tostring(opts.template) .. ": " .. tostring(why), 2) end
     local prefix = (read_cmd("mktemp -d " .. quote((os.getenv("TMPDIR") or "/tmp") .. "/octoresty.XXXXXXXX")
         .. " 2>/dev/null") or ""):gsub("%s+$", "")
     if prefix == "" then error("openresty: mktemp -d failed", 2) end
@@ -209,17 +229,19 @@ function M.start(opts)
     end
     local envs = { "env", "-u", "OCTO_API_KEY", "-u", "OCTOGEN_PLATFORM_API_KEY", "-u", "OCTOGEN_BASE_URL",
                    "-u", "OCTOGEN_MAX_RETRIES" }
-    for k, v in pairs(env) do envs[#envs + 1] = quote(k .. "=" .. tostring(v)) end
+    for k, v in pairs(opts.env or {}) do
+        local value = tostring(v):gsub("%${PREFIX}", function() return prefix end)
+        envs[#envs + 1] = quote(k .. "=" .. value)
+    end
+    local ready = opts.ready or "/ping"
     local log = prefix .. "/logs/error.log"
     local last_err
     for _ = 1, PORT_ATTEMPTS do
         local port = free_port()
-        write_file(prefix .. "/conf/nginx.conf", render(template, {
-            PORT = port, PREFIX = prefix, ROOT = M.ROOT, CJSON_CPATH = cjson_cpath(),
-            USER_LINE = is_root() and "user root root;" or "",
-        }))
+        write_file(prefix .. "/conf/nginx.conf", render(template, vars_for(port, prefix)))
         os.remove(prefix .. "/logs/nginx.pid")
-        local cmd = table.concat(envs, " ") .. " " .. table.concat({ quote(nginx_bin()), "-p", quote(prefix .. "/"),
+        local cmd = "cd " .. quote(M.ROOT) .. " && " .. table.concat(envs, " ") .. " "
+            .. table.concat({ quote(nginx_bin()), "-p", quote(prefix .. "/"),
             "-c", quote(prefix .. "/conf/nginx.conf"), "-e", quote(log) }, " ")
             .. " >>" .. quote(prefix .. "/logs/startup.log") .. " 2>&1 </dev/null"
         if sh_ok(cmd) then
@@ -227,7 +249,7 @@ function M.start(opts)
             local pid
             while socket.gettime() < deadline do
                 pid = pid or tonumber((read_file(prefix .. "/logs/nginx.pid") or ""):match("%d+"))
-                if pid and M.get(port, "/ping", 1) == 200 then
+                if pid and M.get(port, ready, 1) == 200 then
                     return new_app {
                         port = port, pid = pid, prefix = prefix, url = "http://127.0.0.1:" .. port,
                         proc = mock.attach(pid, port, nil),
@@ -246,6 +268,29 @@ function M.start(opts)
     end
     os.execute("rm -rf " .. quote(prefix))
     error(last_err, 2)
+end
+
+-- Debian's CA bundle (ca-certificates), for lua_ssl_trusted_certificate.
+local DEFAULT_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+
+--- Start the example. See the top of this file for opts.
+function M.start(opts)
+    opts = opts or {}
+    local env = {
+        OCTOGEN_BASE_URL = opts.base_url or (opts.mock and opts.mock.base_url),
+        OCTO_API_KEY = opts.api_key or (opts.mock and mock.KEY),
+    }
+    for k, v in pairs(opts.env or {}) do env[k] = v end
+    local vars = {
+        -- the mocks are addressed by IP: nginx never asks this resolver,
+        -- and a loopback one keeps every packet on the machine
+        RESOLVER = opts.resolver or "127.0.0.1",
+        CA_FILE = opts.ca_file or (opts.mock and opts.mock.ca_file) or DEFAULT_CA_FILE,
+    }
+    for k, v in pairs(opts.vars or {}) do vars[k] = v end
+    local ok, app = pcall(M.start_conf, { template = M.EXAMPLE_DIR .. "/nginx.conf", env = env, vars = vars })
+    if not ok then error(app, 2) end
+    return app
 end
 
 return M
