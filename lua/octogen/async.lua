@@ -542,12 +542,30 @@ function client.run_all(self, calls, concurrency)
     if on_ngx(config) then return ngx_run_all(self, calls, concurrency) end
     local s = state(config)
     refuse_reentry(s, "all() (or refresh_products with concurrency)", 3)
+    -- Wait until one of ours finishes (not every pending call).
+    return client.run_bounded(self, calls, concurrency, start_fn, function(active, any_finished)
+        while next(active) and not any_finished() do
+            client.check_self(self, 5)
+            run(self, s, core.now() + MAX_SLICE, nil, any_finished)
+        end
+    end)
+end
+
+--- The loop both schedulers share: at most `concurrency` of `calls` at
+-- once, a slot given to the next call as soon as one finishes; results
+-- in order. start_fn(self, name, fn, ...) starts a call given as a
+-- function; wait(active, any_finished) waits until one of `active` has
+-- finished; reap(req), when given, releases what a finished call holds.
+-- A call that raises before its first request: the started ones finish,
+-- then nil and what it raised.
+function client.run_bounded(self, calls, concurrency, start_call, wait, reap_one)
     local n = #calls
     local results, next_i, active = {}, 1, {}
     local function collect()
         for i, req in pairs(active) do
             if req.finished then
                 active[i] = nil
+                if reap_one then reap_one(req) end
                 if req.raised ~= nil then
                     results[i] = { nil, req.raised }
                 else
@@ -562,16 +580,9 @@ function client.run_all(self, calls, concurrency)
         end
         return false
     end
-    -- Wait until one of ours finishes (not every pending call).
-    local function wait_some()
-        while next(active) and not any_finished() do
-            client.check_self(self, 4)
-            run(self, s, core.now() + MAX_SLICE, nil, any_finished)
-        end
-    end
     local function start_one(c)
         if type(c[1]) == "function" then
-            return start_fn(self, "internal", c[1], unpack(c, 2, c.n or #c))
+            return start_call(self, "internal", c[1], unpack(c, 2, c.n or #c))
         end
         return self:start(unpack(c, 1, c.n or #c))
     end
@@ -582,9 +593,8 @@ function client.run_all(self, calls, concurrency)
         while running < concurrency and next_i <= n do
             local ok, req = pcall(start_one, calls[next_i])
             if not ok then
-                -- A mistake in one call: let the started ones finish, then raise.
                 while next(active) do
-                    wait_some()
+                    wait(active, any_finished)
                     collect()
                 end
                 return nil, req
@@ -592,7 +602,7 @@ function client.run_all(self, calls, concurrency)
             active[next_i] = req
             next_i, running = next_i + 1, running + 1
         end
-        wait_some()
+        wait(active, any_finished)
     end
     return results
 end
@@ -772,57 +782,11 @@ end
 -- slot given to the next call as soon as one finishes.
 function ngx_run_all(self, calls, concurrency)
     local s = ngx_state(client.config(self), true)
-    local n = #calls
-    local results, next_i, active = {}, 1, {}
-    local function collect()
-        for i, req in pairs(active) do
-            if req.finished then
-                active[i] = nil
-                reap(req)
-                if req.raised ~= nil then
-                    results[i] = { nil, req.raised }
-                else
-                    results[i] = { req.results[1], req.results[2] }
-                end
-            end
-        end
-    end
-    local function any_finished()
-        for _, req in pairs(active) do
-            if req.finished then return true end
-        end
-        return false
-    end
-    local function wait_some()
+    return client.run_bounded(self, calls, concurrency, ngx_start_fn, function(active, any_finished)
         while next(active) and not any_finished() do
             ngx_wait(s, NGX_SLICE)
         end
-    end
-    local function start_one(c)
-        if type(c[1]) == "function" then
-            return ngx_start_fn(self, "internal", c[1], unpack(c, 2, c.n or #c))
-        end
-        return self:start(unpack(c, 1, c.n or #c))
-    end
-    while next_i <= n or next(active) do
-        collect()
-        local running = 0
-        for _ in pairs(active) do running = running + 1 end
-        while running < concurrency and next_i <= n do
-            local ok, req = pcall(start_one, calls[next_i])
-            if not ok then
-                while next(active) do
-                    wait_some()
-                    collect()
-                end
-                return nil, req
-            end
-            active[next_i] = req
-            next_i, running = next_i + 1, running + 1
-        end
-        wait_some()
-    end
-    return results
+    end, reap)
 end
 
 return {}
