@@ -73,6 +73,10 @@ static void release(lua_State *L, octogen_client *c)
         curl_easy_cleanup(c->easy);
         c->easy = NULL;
     }
+    if (c->share != NULL) {
+        share_unref(c->share);
+        c->share = NULL;
+    }
     free_headers(&c->headers);
     free_headers(&c->body_headers);
     set_auth(c, NULL, 0);
@@ -328,6 +332,10 @@ int octogen_client_new(lua_State *L)
     c->easy = curl_easy_init();
     if (c->easy == NULL)
         return luaL_error(L, "curl_easy_init failed");
+    c->share = share_new();
+    if (c->share == NULL)
+        return luaL_error(L, "curl_share_init failed");
+    curl_easy_setopt(c->easy, CURLOPT_SHARE, c->share->sh);
     http_configure(c->easy, c->connect_timeout_ms);
     http_bind(c->easy, &c->ex);
     {

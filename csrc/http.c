@@ -58,6 +58,38 @@ void buffer_free(buffer *b)
     buffer_init(b, b->limit);
 }
 
+octogen_share *share_new(void)
+{
+    octogen_share *s = (octogen_share *)malloc(sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->sh = curl_share_init();
+    if (s->sh == NULL ||
+        curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+        if (s->sh != NULL)
+            curl_share_cleanup(s->sh);
+        free(s);
+        return NULL;
+    }
+    s->refs = 1;
+    return s;
+}
+
+void share_ref(octogen_share *s)
+{
+    s->refs++;
+}
+
+/* The last reference goes once no easy handle uses the share any more,
+ * which is what curl_share_cleanup requires. */
+void share_unref(octogen_share *s)
+{
+    if (--s->refs > 0)
+        return;
+    curl_share_cleanup(s->sh);
+    free(s);
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
 {
     buffer *b = (buffer *)userdata;

@@ -86,6 +86,19 @@ typedef struct {
 
 #define OCTOGEN_EASY_POOL 16
 
+/* libcurl's connection cache, shared by a client's blocking handle and the
+ * handles of its started transfers, so both kinds of call reuse the same
+ * connections. Counted: a transfer may keep its easy handle after the
+ * client closed, and the share must outlive every handle that uses it. */
+typedef struct {
+    CURLSH *sh;
+    int refs;
+} octogen_share;
+
+octogen_share *share_new(void);
+void share_ref(octogen_share *s);
+void share_unref(octogen_share *s);
+
 /* One client: the easy handle for blocking calls, the multi handle and a
  * pool of easy handles for transfers started without waiting, and the
  * prepared header lists. Owned by the octogen.client userdata. */
@@ -93,6 +106,7 @@ typedef struct {
     CURL *easy;
     exchange ex;                      /* the blocking path's */
     CURLM *multi;                     /* made on the first start() */
+    octogen_share *share;             /* one reference; NULL once closed */
     CURL *pool[OCTOGEN_EASY_POOL];    /* idle easy handles for transfers */
     int pooled;
     int in_flight;

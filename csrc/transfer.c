@@ -18,6 +18,7 @@ enum { T_RUNNING = 1, T_DONE = 2, T_FINISHED = 3 };
 typedef struct {
     exchange ex;              /* must stay first: CURLOPT_PRIVATE points here */
     octogen_client *client;   /* NULL once detached */
+    octogen_share *share;     /* a reference while the transfer has a handle */
     char *auth_line;          /* owned copy: the client's may change meanwhile */
     char method[16];
     shape sh;
@@ -34,19 +35,24 @@ static void wipe_free(char **p)
     }
 }
 
-/* Give the easy handle back to the client's pool, or free it. */
+/* Give the easy handle back to the client's pool, or free it; then the
+ * transfer's reference to the connection share (close() may have freed
+ * the handle already). */
 static void drop_easy(transfer *t)
 {
     CURL *e = t->ex.easy;
     octogen_client *c = t->client;
-    if (e == NULL)
-        return;
     t->ex.easy = NULL;
-    if (c != NULL && c->easy != NULL && c->pooled < OCTOGEN_EASY_POOL) {
-        c->pool[c->pooled++] = e;
-        return;
+    if (e != NULL) {
+        if (c != NULL && c->easy != NULL && c->pooled < OCTOGEN_EASY_POOL)
+            c->pool[c->pooled++] = e;
+        else
+            curl_easy_cleanup(e);
     }
-    curl_easy_cleanup(e);
+    if (t->share != NULL) {
+        share_unref(t->share);
+        t->share = NULL;
+    }
 }
 
 static int transfer_gc(lua_State *L)
@@ -151,6 +157,10 @@ static int start_guarded(lua_State *L)
     e = c->pooled > 0 ? c->pool[--c->pooled] : curl_easy_duphandle(c->easy);
     if (e == NULL)
         return luaL_error(L, "curl_easy_duphandle failed");
+    /* The blocking handle's connections are this transfer's too. */
+    curl_easy_setopt(e, CURLOPT_SHARE, c->share->sh);
+    t->share = c->share;
+    share_ref(t->share);
     t->client = c;
     http_bind(e, &t->ex);
     /* Over https, wait for a connection that may multiplex (HTTP/2)
