@@ -141,12 +141,12 @@ install: all
 	  install -m 755 bin/octogen $(DESTDIR)$(PREFIX)/bin/octogen; fi
 
 # The specs read the API contract from the repository's own snapshot;
-# this refreshes it when the steering copy sits beside the checkout.
+# this refreshes it from a newer copy of the contract:
+#   make contract-sync CONTRACT=path/to/octogen-api.md
 contract-sync:
-	@if [ -f ../shared/octogen-api.md ]; then \
-	  cmp -s ../shared/octogen-api.md spec/fixtures/octogen-api.md && echo "spec/fixtures/octogen-api.md is current" || \
-	  { cp ../shared/octogen-api.md spec/fixtures/octogen-api.md; echo "spec/fixtures/octogen-api.md updated"; }; \
-	else echo "no ../shared/octogen-api.md beside the checkout"; fi
+	@[ -n "$(CONTRACT)" ] || { echo "usage: make contract-sync CONTRACT=path/to/octogen-api.md"; exit 2; }
+	@cmp -s "$(CONTRACT)" spec/fixtures/octogen-api.md && echo "spec/fixtures/octogen-api.md is current" || \
+	  { cp "$(CONTRACT)" spec/fixtures/octogen-api.md && echo "spec/fixtures/octogen-api.md updated"; }
 
 clean:
 	rm -rf build

@@ -7,9 +7,8 @@
 -- * every field the contract's tables and lists name is in this spec's
 --   table, so a contract that grows a field fails here. The contract is
 --   read from spec/fixtures/octogen-api.md, the repository's snapshot of
---   the API contract (`make contract-sync` refreshes it from
---   ../shared/octogen-api.md when that is beside the checkout), so the
---   suite depends on nothing outside the repository;
+--   the API contract (`make contract-sync CONTRACT=...` refreshes it from
+--   a newer copy), so the suite depends on nothing outside the repository;
 -- * every option octogen.client accepts (OPTIONS in lua/octogen/client.lua),
 --   every per-call option, search parameter, lookup and refresh option;
 -- * every public method of the client (core.client_methods) and of errors,

@@ -34,6 +34,7 @@
 local socket = require "socket"
 local mock = require "spec.support.mock"
 local sh = require "spec.support.sh"
+local openresty = require "spec.support.openresty"
 
 local quote, read_file, write_file, sh_ok = sh.quote, sh.read_file, sh.write_file, sh.sh_ok
 local now = socket.gettime
@@ -115,19 +116,13 @@ local function self_pid()
     return tonumber(((read_file("/proc/self/stat") or ""):match("^(%d+)")))
 end
 
--- One GET on a fresh connection: status, body, seconds; or nil, err.
+-- One GET on a fresh connection (the OpenResty harness's): status, body,
+-- seconds; or nil, err.
 local function get(port, path, timeout)
-    local s = socket.tcp()
-    s:settimeout(timeout or 5)
     local t0 = now()
-    local ok, err = s:connect("127.0.0.1", port)
-    if not ok then s:close() return nil, err end
-    s:send("GET " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-    local data, rerr, partial = s:receive("*a")
-    s:close()
-    data = data or partial
-    if not data or data == "" then return nil, rerr end
-    return tonumber(data:match("^HTTP/%d%.%d (%d%d%d)")), data:match("\r\n\r\n(.*)$") or "", now() - t0
+    local status, body = openresty.get(port, path, timeout)
+    if not status then return nil, body end
+    return status, body, now() - t0
 end
 
 ---------------------------------------------------------------------------

@@ -631,14 +631,8 @@ local NGX_TICK = 0.002
 -- milliseconds).
 local NGX_TURN = 0.001
 
-local semaphore_lib
-local function new_semaphore()
-    if semaphore_lib == nil then
-        local ok, lib = pcall(require, "ngx.semaphore")
-        semaphore_lib = ok and lib or false
-    end
-    return semaphore_lib and semaphore_lib.new(0) or nil
-end
+-- lua-resty-core's ngx.semaphore, or nil where it is missing.
+local new_semaphore = client.new_semaphore
 
 local function ngx_api()
     return rawget(_G, "ngx")

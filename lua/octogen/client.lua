@@ -468,6 +468,7 @@ local function new_semaphore()
     end
     return semaphore_lib and semaphore_lib.new(0) or nil
 end
+M.new_semaphore = new_semaphore
 
 local function begin_ngx_fetch(config)
     local fetch = { ngx = true, co = co_running(), sema = new_semaphore() }
