@@ -80,9 +80,7 @@ static void release(lua_State *L, octogen_client *c)
     free_headers(&c->headers);
     free_headers(&c->body_headers);
     set_auth(c, NULL, 0);
-    buffer_free(&c->ex.url);
-    buffer_free(&c->ex.response);
-    buffer_free(&c->ex.heads);
+    http_free(&c->ex);
 }
 
 /* close() while a call on this client is in the C core (a finalizer run

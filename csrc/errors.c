@@ -5,6 +5,7 @@
  * The mappings are written once, as tables, so names and codes cannot
  * drift apart. */
 #include <string.h>
+#include <time.h>
 #include "octogen.h"
 
 #define STATUS_MAP(X)                   \
@@ -221,6 +222,79 @@ static void push_message(lua_State *L, long status, int detail_idx)
     lua_pushfstring(L, "Octogen API request failed with status %d", (int)status);
 }
 
+/* A bare string detail is a code when it looks like one (the CLI's rule:
+ * ^[a-z][a-z0-9_]{2,63}$); "Invalid API key" is a message, not a code. */
+static int is_code(const char *s, size_t n)
+{
+    size_t i;
+    if (n < 3 || n > 64 || s[0] < 'a' || s[0] > 'z')
+        return 0;
+    for (i = 1; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* err.code from the detail at detail_idx: a bare code string, or the
+ * string `code` member of an object detail (voyage quota, keyless). */
+static void set_code(lua_State *L, int err_idx, int detail_idx)
+{
+    if (lua_type(L, detail_idx) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, detail_idx, &n);
+        if (is_code(s, n)) {
+            lua_pushvalue(L, detail_idx);
+            lua_setfield(L, err_idx, "code");
+        }
+    } else if (lua_type(L, detail_idx) == LUA_TTABLE) {
+        lua_getfield(L, detail_idx, "code");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            lua_setfield(L, err_idx, "code");
+        else
+            lua_pop(L, 1);
+    }
+}
+
+/* err.retry_after: Retry-After in seconds, from delta-seconds (digits
+ * only, RFC 9110) or an HTTP date (seconds from now, at least 0);
+ * anything else is left out. */
+static void set_retry_after(lua_State *L, int err_idx, int header_idx)
+{
+    const char *v, *p;
+    lua_getfield(L, header_idx, "retry-after");
+    if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        return;
+    }
+    v = lua_tostring(L, -1);
+    while (*v == ' ' || *v == '\t')
+        v++;
+    for (p = v; *p >= '0' && *p <= '9'; p++)
+        ;
+    if (p != v) {
+        const char *q = p;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '\0') {
+            /* Clamped: a year is more than any caller waits. */
+            double n = 0;
+            const char *d;
+            for (d = v; d < p && n < 1e9; d++)
+                n = n * 10 + (*d - '0');
+            lua_pushinteger(L, (lua_Integer)(n < 31536000.0 ? n : 31536000.0));
+            lua_setfield(L, err_idx, "retry_after");
+        }
+    } else {
+        time_t when = curl_getdate(v, NULL);
+        if (when != (time_t)-1) {
+            double d = difftime(when, time(NULL));
+            lua_pushinteger(L, (lua_Integer)(d > 0 ? (d < 31536000.0 ? d : 31536000.0) : 0));
+            lua_setfield(L, err_idx, "retry_after");
+        }
+    }
+    lua_pop(L, 1);
+}
+
 void errors_push_status(lua_State *L, const char *body, size_t len,
                         const octogen_answer *a, int header_idx)
 {
@@ -257,6 +331,10 @@ void errors_push_status(lua_State *L, const char *body, size_t len,
         lua_pushlstring(L, body, len);
     }
     detail_idx = lua_gettop(L);
+    set_code(L, err_idx, detail_idx);
+    set_retry_after(L, err_idx, header_idx);
+    response_push_rate_limit(L, header_idx);
+    lua_setfield(L, err_idx, "rate_limit");
     push_message(L, a->status, detail_idx);
     lua_setfield(L, err_idx, "message");
     lua_setfield(L, err_idx, "detail");

@@ -216,10 +216,73 @@ void http_bind(CURL *e, exchange *x)
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
 }
 
+void http_free(exchange *x)
+{
+    buffer_free(&x->url);
+    buffer_free(&x->response);
+    buffer_free(&x->heads);
+    curl_slist_free_all(x->call_list);
+    x->call_list = NULL;
+}
+
+/* True when two "Name: value" lines name the same header. */
+int http_same_header_name(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        char ca = *a, cb = *b;
+        if (ca >= 'A' && ca <= 'Z')
+            ca = (char)(ca - 'A' + 'a');
+        if (cb >= 'A' && cb <= 'Z')
+            cb = (char)(cb - 'A' + 'a');
+        if (ca != cb)
+            return 0;
+        if (ca == ':' || ca == '\0')
+            return ca == ':';
+    }
+}
+
+static int overridden(const char *line, const octogen_call *call)
+{
+    int i;
+    for (i = 0; i < call->n_headers; i++)
+        if (http_same_header_name(line, call->headers[i]))
+            return 1;
+    return 0;
+}
+
+/* The whole header list of a call with headers of its own: what the
+ * prepared list would send, in the same order, less the client headers
+ * the call replaces, then the call's. Owned by the exchange. */
+static struct curl_slist *call_list(const struct curl_slist *prepared, const octogen_call *call)
+{
+    struct curl_slist *list = NULL, *grown;
+    const struct curl_slist *h;
+    int i;
+    for (h = prepared; h != NULL; h = h->next) {
+        if (overridden(h->data, call))
+            continue;
+        grown = curl_slist_append(list, h->data);
+        if (grown == NULL)
+            goto fail;
+        list = grown;
+    }
+    for (i = 0; i < call->n_headers; i++) {
+        grown = curl_slist_append(list, call->headers[i]);
+        if (grown == NULL)
+            goto fail;
+        list = grown;
+    }
+    return list;
+fail:
+    curl_slist_free_all(list);
+    return NULL;
+}
+
 /* Everything but the transfer itself: URL, method, body, headers. The
  * body and auth strings must outlive the transfer; the caller anchors
- * them. Per-call headers are chained in front of the client's prepared
- * list with nodes inside the exchange, so nothing is allocated here. */
+ * them. The Authorization and a per-call Content-Type are chained in
+ * front of the client's prepared list with nodes inside the exchange;
+ * only a call with headers of its own gets a list allocated (call_list). */
 CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
                     const char *path, const char *body, size_t body_len,
                     const octogen_call *call, const char *auth_line)
@@ -249,6 +312,14 @@ CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
         x->auth_node.data = (char *)auth_line;
         x->auth_node.next = list;
         list = &x->auth_node;
+    }
+    curl_slist_free_all(x->call_list);
+    x->call_list = NULL;
+    if (call->n_headers > 0) {
+        x->call_list = call_list(list, call);
+        if (x->call_list == NULL)
+            return CURLE_OUT_OF_MEMORY;
+        list = x->call_list;
     }
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      call->timeout_ms > 0 ? call->timeout_ms : c->timeout_ms);

@@ -24,6 +24,9 @@
  * and dropped, so building meta.headers costs a bounded, linear pass.
  * Real API answers carry about fifteen. */
 #define OCTOGEN_MAX_HEADERS 100
+/* Headers one call may add (request()'s opts.headers: If-None-Match and
+ * the like), beyond the client's own. */
+#define OCTOGEN_MAX_CALL_HEADERS 16
 /* Bytes of kept header lines per exchange: a second bound, beside
  * libcurl's own, on what the kept lines can hold. */
 #define OCTOGEN_MAX_HEADER_BYTES (1024u * 1024u)
@@ -70,6 +73,9 @@ typedef struct {
     char errbuf[CURL_ERROR_SIZE];
     struct curl_slist auth_node, type_node;
     char type_line[128];
+    /* A call with headers of its own gets a whole list of its own, built
+     * by curl_slist_append and freed by the next setup or http_free. */
+    struct curl_slist *call_list;
 } exchange;
 
 /* base_url as parsed once at construction by libcurl's URL API, for the
@@ -136,6 +142,10 @@ typedef struct {
     const char *content_type;   /* NULL: application/json when there is a body */
     int no_auth;                /* send no Authorization header */
     const char *basic;          /* "user:password" for HTTP Basic, or NULL */
+    /* "Name: value" lines this call adds; a client header of the same
+     * name is left out. Anchored in the call table. */
+    const char *headers[OCTOGEN_MAX_CALL_HEADERS];
+    int n_headers;
 } octogen_call;
 
 /* One answer as any transport hands it over (libcurl's buffers or the
@@ -169,6 +179,7 @@ typedef enum {
 /* The shape a caller promises for a good answer (response.c). */
 typedef struct {
     int top;            /* JSON_TOP_*, or -1 for any */
+    int allow_304;      /* a 304 is `true, meta` (meta.not_modified) */
     char member[64];    /* "" for none */
     int member_kind;    /* JSON_KIND_* */
 } shape;
@@ -184,6 +195,8 @@ void *octogen_guard_ctx(lua_State *L);
 /* http.c */
 void http_configure(CURL *e, long connect_timeout_ms);
 void http_bind(CURL *e, exchange *x);
+void http_free(exchange *x);
+int http_same_header_name(const char *a, const char *b);
 CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
                     const char *path, const char *body, size_t body_len,
                     const octogen_call *call, const char *auth_line);
@@ -193,6 +206,10 @@ long http_seconds_to_ms(double seconds);
 size_t http_byte_limit(double bytes);
 
 /* response.c */
+/* {limit, remaining, reset} from the X-RateLimit-* headers (reset: the
+ * epoch second the bucket is full again), as meta.rate_limit and
+ * err.rate_limit carry it. */
+void response_push_rate_limit(lua_State *L, int header_idx);
 void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh);
 int response_convert(lua_State *L, const octogen_answer *a, const char *body,
                      size_t len, int header_idx, const shape *sh);

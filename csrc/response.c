@@ -8,7 +8,7 @@
 
 /* {limit, remaining, reset} from the X-RateLimit-* headers; fields the
  * server did not send (or sent as non-numbers) are absent. */
-static void push_rate_limit(lua_State *L, int header_idx)
+void response_push_rate_limit(lua_State *L, int header_idx)
 {
     static const char *const names[][2] = {
         {"x-ratelimit-limit", "limit"},
@@ -45,7 +45,7 @@ static void push_meta(lua_State *L, const octogen_answer *r, int header_idx)
     lua_setfield(L, -2, "elapsed");
     lua_pushinteger(L, 1);
     lua_setfield(L, -2, "attempts");
-    push_rate_limit(L, header_idx);
+    response_push_rate_limit(L, header_idx);
     lua_setfield(L, -2, "rate_limit");
 }
 
@@ -61,15 +61,26 @@ static int kind_named(const char *s, size_t n, int array, int object)
 
 /* expect is "array", "object", or "object NAME:KIND" where the top-level
  * member NAME, when present and not null, must be of KIND ("array" or
- * "object"); NULL accepts any JSON. arg is the argument it came from. */
+ * "object"); NULL accepts any JSON. A leading "304 " (and NULL) lets a
+ * 304 Not Modified through as `true, meta` with meta.not_modified. arg
+ * is the argument it came from. */
 void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh)
 {
     const char *sp, *colon;
     sh->top = -1;
+    sh->allow_304 = 0;
     sh->member[0] = '\0';
     sh->member_kind = JSON_KIND_ABSENT;
-    if (expect == NULL)
+    if (expect == NULL) {
+        /* Any JSON: the caller (request()) sent what it liked, and a
+         * conditional request may get a 304. */
+        sh->allow_304 = 1;
         return;
+    }
+    if (strncmp(expect, "304 ", 4) == 0) {
+        sh->allow_304 = 1;
+        expect += 4;
+    }
     sp = strchr(expect, ' ');
     sh->top = kind_named(expect, sp ? (size_t)(sp - expect) : strlen(expect),
                          JSON_TOP_ARRAY, JSON_TOP_OBJECT);
@@ -112,6 +123,7 @@ void response_read_call(lua_State *L, int idx, octogen_call *call)
     call->content_type = NULL;
     call->no_auth = 0;
     call->basic = NULL;
+    call->n_headers = 0;
     if (!lua_istable(L, idx))
         return;
     lua_getfield(L, idx, "timeout");
@@ -125,6 +137,29 @@ void response_read_call(lua_State *L, int idx, octogen_call *call)
     lua_getfield(L, idx, "basic");
     call->basic = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
     lua_pop(L, 4);
+    lua_getfield(L, idx, "headers");
+    if (!lua_isnil(L, -1)) {
+        int i, n;
+        luaL_argcheck(L, lua_istable(L, -1), idx, "headers must be a list of \"Name: value\" lines");
+        n = (int)lua_rawlen(L, -1);
+        luaL_argcheck(L, n <= OCTOGEN_MAX_CALL_HEADERS, idx, "too many headers for one call");
+        for (i = 1; i <= n; i++) {
+            size_t len;
+            const char *line, *colon;
+            lua_rawgeti(L, -1, i);
+            luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, idx, "a header line is not a string");
+            line = lua_tolstring(L, -1, &len);
+            colon = strchr(line, ':');
+            luaL_argcheck(L, colon != NULL && colon != line && strlen(line) == len &&
+                              strpbrk(line, "\r\n") == NULL, idx,
+                          "a header line must be \"Name: value\" without CR, LF or NUL");
+            /* The string stays anchored in the headers table, which is
+             * anchored in the call table the caller keeps. */
+            call->headers[call->n_headers++] = line;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
     if (call->content_type != NULL &&
         (strchr(call->content_type, '\r') != NULL || strchr(call->content_type, '\n') != NULL))
         luaL_argerror(L, idx, "content_type contains CR or LF");
@@ -147,6 +182,13 @@ int response_convert(lua_State *L, const octogen_answer *a, const char *body,
     if (body == NULL) {
         body = "";
         len = 0;
+    }
+    if (a->status == 304 && sh->allow_304) {
+        lua_pushboolean(L, 1);
+        push_meta(L, a, header_idx);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "not_modified");
+        return 2;
     }
     if (a->status < 200 || a->status >= 300) {
         lua_pushnil(L);

@@ -65,9 +65,7 @@ static int transfer_gc(lua_State *L)
     t->client = NULL;   /* the client may already be gone: never pool */
     drop_easy(t);
     wipe_free(&t->auth_line);
-    buffer_free(&t->ex.url);
-    buffer_free(&t->ex.response);
-    buffer_free(&t->ex.heads);
+    http_free(&t->ex);
     return 0;
 }
 

@@ -259,10 +259,21 @@ static int build_head(buffer *b, const octogen_client *c, const char *method,
          !add(b, call->content_type != NULL ? call->content_type : "application/json") ||
          !add(b, "\r\n")))
         return 0;
-    /* Accept, User-Agent and the extra headers, in libcurl's order. */
-    for (h = c->headers; h != NULL; h = h->next)
-        if (!add(b, h->data) || !add(b, "\r\n"))
+    /* Accept, User-Agent and the extra headers, in libcurl's order, less
+     * those the call replaces; then the call's own (http.c call_list). */
+    for (h = c->headers; h != NULL; h = h->next) {
+        int i, skip = 0;
+        for (i = 0; i < call->n_headers && !skip; i++)
+            skip = http_same_header_name(h->data, call->headers[i]);
+        if (!skip && (!add(b, h->data) || !add(b, "\r\n")))
             return 0;
+    }
+    {
+        int i;
+        for (i = 0; i < call->n_headers; i++)
+            if (!add(b, call->headers[i]) || !add(b, "\r\n"))
+                return 0;
+    }
     if (body_len >= 0) {
         char line[48];
         snprintf(line, sizeof line, "Content-Length: %lld\r\n", body_len);

@@ -13,6 +13,8 @@ local core = require "octogen.core"
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local retry = require "octogen.retry"
+local options = require "octogen.options"
+local query_string = require "octogen.query"
 local curl = require "octogen.transport.curl"
 local cosocket = require "octogen.transport.ngx"
 
@@ -45,36 +47,14 @@ end
 -- The metatable every client userdata has; used to recognise `self`.
 local client_mt = core.client_metatable
 
-local OPTIONS = {
-    api_key = "string",          -- or a function: see token providers below
-    base_url = "string",
-    timeout = "number",
-    connect_timeout = "number",
-    headers = "table",
-    user_agent = "string",
-    max_response_bytes = "number",
-    max_retries = "integer",
-    retry = "table",
-    sleep = "function",
-    on_request = "function",
-    on_response = "function",
-    proxy = "string",
-    ca_file = "string",
-    ca_path = "string",
-    insecure = "boolean",
-    allow_insecure_http = "boolean",
-    transport = "string",        -- "auto" (default), "curl" or "ngx"
-}
+-- The options of octogen.client and of each call (octogen.options, where
+-- their documentation is kept too).
+local OPTIONS = options.client_types
 
 local TRANSPORTS = { auto = true, curl = true, ngx = true }
 
 --- Options every method takes in its last table, for that call only.
-local CALL_OPTIONS = {
-    max_retries = "integer",
-    retry = "table",
-    timeout = "number",
-    sleep = "function",
-}
+local CALL_OPTIONS = options.call_types
 M.CALL_OPTIONS = CALL_OPTIONS
 
 -- Headers the client owns: letting a caller set them would either break a
@@ -122,6 +102,8 @@ local function non_empty(s)
     return nil
 end
 
+--- {{name, value}, ...} sorted by name, or nil and why a header cannot be
+-- sent (for the client's headers option and a call's opts.headers).
 local function check_headers(headers)
     local list = {}
     for _, name in ipairs(args.sorted_keys(headers)) do
@@ -144,6 +126,7 @@ local function check_headers(headers)
     end
     return list
 end
+M.check_headers = check_headers
 
 local function build_config(opts)
     if opts == nil then
@@ -171,15 +154,19 @@ local function build_config(opts)
     else
         local key = non_empty(opts.api_key) or non_empty(getenv("OCTO_API_KEY"))
             or non_empty(getenv("OCTOGEN_PLATFORM_API_KEY"))
-        if not key then
+        if not key and not opts.allow_keyless then
+            -- The official SDKs' message, word for word.
             return nil, "Octogen API key required. Set OCTO_API_KEY (or OCTOGEN_PLATFORM_API_KEY) or pass api_key.",
                 "MissingAPIKeyError"
         end
-        if args.has_control(key) or key:find("[ \t]") then
+        if key and (args.has_control(key) or key:find("[ \t]")) then
             -- Never echo the key itself.
             return nil, "api_key contains whitespace, CR, LF or NUL"
         end
+        -- Keyless (no key found, allow_keyless): no Authorization header at
+        -- all; an empty "Bearer " is refused by the API as an invalid key.
         config.api_key = key
+        config.keyless = key == nil
     end
 
     local base, why = M.check_url(opts.base_url or M.DEFAULT_BASE_URL, "base_url", opts.allow_insecure_http)
@@ -436,15 +423,30 @@ function M.call_options(opts, what, extra)
 end
 
 -- The headers a request carries, with the key replaced: what hooks see.
-local function shown_headers(config, has_body)
+local function shown_headers(config, has_body, call_headers)
     local h = {
-        Authorization = "Bearer [REDACTED]",
         Accept = "application/json",
         ["User-Agent"] = config.user_agent,
     }
+    if not config.keyless then h.Authorization = "Bearer [REDACTED]" end
     if has_body then h["Content-Type"] = "application/json" end
     for _, pair in ipairs(config.headers or {}) do h[pair[1]] = pair[2] end
+    for _, pair in ipairs(call_headers or {}) do
+        -- A call's header replaces the client's of the same name.
+        local lower = pair[1]:lower()
+        for name in pairs(h) do
+            if name:lower() == lower then h[name] = nil end
+        end
+        h[pair[1]] = pair[2]
+    end
     return h
+end
+
+-- A call's headers as the C core takes them: "Name: value" lines.
+local function header_lines(list)
+    local lines = {}
+    for i, pair in ipairs(list) do lines[i] = pair[1] .. ": " .. pair[2] end
+    return lines
 end
 
 -- Bring the Authorization header up to date from the token provider.
@@ -594,7 +596,10 @@ function M.send(self, method, path, body, expect, call)
         policy = p
     end
     local sleep = call.sleep or config.sleep or default_sleep(transport)
-    local c_call = call.timeout and { timeout = call.timeout } or nil
+    local c_call
+    if call.timeout or call.headers then
+        c_call = { timeout = call.timeout, headers = call.headers and header_lines(call.headers) }
+    end
     -- Started with client:start() over libcurl: wait by yielding to poll(),
     -- not blocking. (Over cosockets a started call is an nginx light
     -- thread, which yields by itself.)
@@ -607,8 +612,34 @@ function M.send(self, method, path, body, expect, call)
     end
     -- refused_gen: the generation of the token a 401 refused, to renew.
     local attempt, retries, token_refused, refused_gen = 0, 0, false, nil
+    local covered   -- the client-wide pause this call has waited out already
+    local function wait_for(seconds)
+        if req and not call.sleep then
+            M.start_sleep(config, req, seconds)
+        else
+            callback("the sleep function", sleep, seconds)
+        end
+    end
     while true do
         attempt = attempt + 1
+        -- A 429 with Retry-After paused the whole client: no attempt of any
+        -- call goes out before then. A pause longer than the policy waits
+        -- for fails the call at once, with nothing sent.
+        local pause = config.paused_until
+        local paused = pause and pause ~= covered and pause - core.now()
+        if paused and paused > 0 then
+            if paused > policy.max_retry_after then
+                local cause = config.paused_by
+                local err = errors.new("RateLimitError", format("Octogen API asked this client to wait %d " ..
+                    "more seconds (HTTP 429 %s); nothing was sent", math.ceil(paused), cause.code or ""), {
+                    status_code = 429, code = cause.code, retry_after = math.ceil(paused), paused = true,
+                    method = method, url = url, attempts = attempt - 1,
+                })
+                return nil, err
+            end
+            wait_for(paused)
+            covered = pause
+        end
         if config.token_provider then
             local ok, err = ensure_token(self, config, refused_gen, req, transport)
             refused_gen = nil
@@ -619,7 +650,7 @@ function M.send(self, method, path, body, expect, call)
         end
         if config.on_request then
             callback("on_request", config.on_request, { method = method, url = url,
-                headers = shown_headers(config, body ~= nil), attempt = attempt })
+                headers = shown_headers(config, body ~= nil, call.headers), attempt = attempt })
         end
         local sent_gen = config.token_gen or 0
         local result, meta = transport.exchange(self, config, req, method, path, body, expect, c_call)
@@ -634,11 +665,17 @@ function M.send(self, method, path, body, expect, call)
             meta.attempts = attempt
             return result, meta
         end
+        if err.status_code == 429 and type(err.retry_after) == "number" and err.retry_after > 0 then
+            local until_t = core.now() + err.retry_after
+            if not config.paused_until or until_t > config.paused_until then
+                config.paused_until, config.paused_by = until_t, { code = err.code }
+            end
+        end
         local wait
         if err.status_code == 401 and config.token_provider and not token_refused then
             -- One more try with a fresh token; it is not a retry of the policy.
             token_refused, refused_gen, wait = true, sent_gen, 0
-        elseif retries < max_retries and retry.retryable(err) then
+        elseif retries < retry.allowed(err, max_retries) then
             wait = retry.delay(retries + 1, err, policy, core.now(), random)
             retries = retries + 1
         end
@@ -647,11 +684,11 @@ function M.send(self, method, path, body, expect, call)
             return nil, err
         end
         if wait > 0 then
-            if req and not call.sleep then
-                M.start_sleep(config, req, wait)
-            else
-                callback("the sleep function", sleep, wait)
-            end
+            local t0 = core.now()
+            wait_for(wait)
+            -- A pause that ends within this wait is waited out.
+            local u = config.paused_until
+            if u and u <= t0 + wait + 0.001 then covered = u end
         end
     end
 end
@@ -731,16 +768,35 @@ local function unsafe_path(path)
     return false
 end
 
+local REQUEST_OWN = { query = true, headers = true }
+
 function methods:request(method, path, body, call_opts)
     check_self(self, 2)
-    local call, cwhy = M.call_options(call_opts, "request")
+    local call, cwhy = M.call_options(call_opts, "request", REQUEST_OWN)
     if not call then errors.invalid(cwhy, 2) end
+    local query = call_opts and call_opts.query
+    if query ~= nil then
+        local why = query_string.check(query, "query")
+        if why then errors.invalid(why, 2) end
+    end
+    if call_opts and call_opts.headers ~= nil then
+        if type(call_opts.headers) ~= "table" then
+            errors.invalid("headers must be a table of name = value", 2)
+        end
+        local list, hwhy = check_headers(call_opts.headers)
+        if not list then errors.invalid("headers: " .. hwhy, 2) end
+        if #list > 16 then errors.invalid("headers: at most 16 per call", 2) end
+        call.headers = list
+    end
     if type(method) ~= "string" or not method:match(METHOD_PATTERN) then
         errors.invalid(format("method must be an upper-case HTTP method such as \"GET\", got %s",
             type(method) == "string" and format("%q", method) or type(method)), 2)
     end
     if type(path) ~= "string" or path == "" or path:find("[%s%c]") then
         errors.invalid("path must be a non-empty string without spaces or control characters", 2)
+    end
+    if query ~= nil and path:find("?", 1, true) then
+        errors.invalid("give the query either in path or in opts.query, not both", 2)
     end
     if path:match("^%a[%w+.-]*:") or path:match("^//") then
         -- The key is only ever sent to base_url.
@@ -760,6 +816,7 @@ function methods:request(method, path, body, call_opts)
     elseif body ~= nil then
         payload = encode(body, "request body", 2)
     end
+    if query ~= nil then path = path .. query_string.string(self, query) end
     return send(self, method, path, payload, nil, call)
 end
 

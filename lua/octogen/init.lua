@@ -11,8 +11,14 @@ local client = require "octogen.client"
 require "octogen.search"
 require "octogen.pager"
 require "octogen.refresh"
+require "octogen.products"
+require "octogen.account"
+require "octogen.voyage"
+require "octogen.url_lists"
 require "octogen.async"
 local auth = require "octogen.auth"
+local coverage = require "octogen.coverage"
+require "octogen.domains"
 
 return {
     VERSION = core.VERSION,
@@ -25,6 +31,10 @@ return {
     array = core.array,
     --- octogen.client([opts]) -> client
     client = client.new,
+    --- The host a URL or host names, as the API's /domains lists hosts
+    -- (lower case, no port, no trailing dot, one leading "www." dropped);
+    -- nil for what names no host.
+    normalize_host = coverage.normalize_host,
     --- Token providers for the api_key option (client_credentials).
     auth = auth,
     --- True when v is an octogen error object.

@@ -1,4 +1,4 @@
---- pages() and items(): walk a search with its cursors.
+--- pages() and items(): walk a cursor-paged method (search by default).
 -- Iterators raise on failure (a generic for cannot carry nil, err); the
 -- error carries .cursor, the cursor of the page that failed, so the walk
 -- can resume with params.cursor = err.cursor. The walk itself is generic
@@ -6,30 +6,24 @@
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local client = require "octogen.client"
-local search = require "octogen.search"
+local methods = require "octogen.methods"
+local operation = require "octogen.operation"
+require "octogen.search"
 
 local error = error
 local format = string.format
+local unpack = table.unpack or unpack
 
 local M = {}
 
-local EXTRA = { max_pages = true }
-
---- The shaped body, max_pages and call options of a walk, or nil and
--- why they are wrong.
-function M.check(params, call_opts)
-    local body, why = search.shape(params, EXTRA)
-    if not body then return nil, why end
-    local call, cwhy = client.call_options(call_opts, "pages")
-    if not call then return nil, cwhy end
-    local max_pages = params and params.max_pages
-    if max_pages ~= nil then
-        local bad = args.check_type("max_pages", max_pages, "integer")
-        if bad or max_pages < 1 then
-            return nil, bad or format("max_pages must be at least 1, got %s", tostring(max_pages))
-        end
+--- max_pages from a walk's params, or nil and why it is wrong.
+local function check_max_pages(max_pages)
+    if max_pages == nil then return nil end
+    local bad = args.check_type("max_pages", max_pages, "integer")
+    if bad or max_pages < 1 then
+        return nil, bad or format("max_pages must be at least 1, got %s", tostring(max_pages))
     end
-    return body, max_pages, call
+    return max_pages
 end
 
 -- How much of a repeated cursor an error message quotes.
@@ -92,24 +86,63 @@ function M.items(next_page)
     end
 end
 
-local function start(self, params, call_opts)
+local CURSOR_LIST = table.concat(methods.cursor_paged, ", ")
+
+-- The walk of a cursor-paged method: `first` is the method's name, then
+-- its arguments; or, for search, the params and call options. Arguments
+-- are checked now (raising at the caller's line); each page is that
+-- method's request with params.cursor set.
+local function start(self, first, ...)
     client.check_self(self, 3)
-    local body, max_pages, call = M.check(params, call_opts)
-    if not body then errors.invalid(max_pages, 3) end
+    local name, argv
+    if type(first) == "string" then
+        name = first
+        argv = { n = select("#", ...), ... }
+        local entry = methods.by_name[name]
+        if not (entry and entry.cursor) then
+            errors.invalid(format("%q is not a cursor-paged method (those are: %s)", name, CURSOR_LIST), 3)
+        end
+    else
+        name = "search_products"
+        argv = { n = select("#", ...) + 1, first, ... }
+    end
+    local at = methods.by_name[name].cursor
+    local params = argv[at]
+    if params ~= nil and type(params) ~= "table" then
+        errors.invalid(format("%s params must be a table, got %s", name, type(params)), 3)
+    end
+    -- The caller's table is left as it was: the walk sets cursor on a copy.
+    local own = {}
+    for k, v in pairs(params or {}) do own[k] = v end
+    local max_pages, why = check_max_pages(own.max_pages)
+    if why then errors.invalid(why, 3) end
+    own.max_pages = nil
+    argv[at] = own
+    if argv.n < at then argv.n = at end
+    local entry = methods.by_name[name]
+    local first_op = operation.prepared(self, name, 3, unpack(argv, 1, argv.n))
     return M.walk(function(cursor)
-        body.cursor = cursor
-        return search.fetch(self, body, call)
-    end, body.cursor, max_pages)
+        local op = first_op
+        if op then
+            first_op = nil
+        else
+            own.cursor = cursor
+            op = operation.prepared(self, name, 3, unpack(argv, 1, argv.n))
+        end
+        return operation.run(self, entry, op)
+    end, own.cursor, max_pages)
 end
 
 --- for page, meta in client:pages(params [, call_opts]) do ... end
-function client.methods:pages(params, call_opts)
-    return start(self, params, call_opts)
+--- for page, meta in client:pages(method_name, ...) do ... end
+function client.methods:pages(first, ...)
+    return start(self, first, ...)
 end
 
 --- for item, meta in client:items(params [, call_opts]) do ... end
-function client.methods:items(params, call_opts)
-    return M.items(start(self, params, call_opts))
+--- for item, meta in client:items(method_name, ...) do ... end
+function client.methods:items(first, ...)
+    return M.items(start(self, first, ...))
 end
 
 return M

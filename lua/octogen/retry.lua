@@ -21,6 +21,14 @@ M.DEFAULT_MAX_RETRIES = 2
 -- need a different request and are never retried.
 local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
 
+-- The API's 429 codes (contract section 11.12, as production sends them).
+-- These two will not clear by waiting seconds: a monthly voyage quota, and
+-- the keyless trial's 30 requests a day per IP.
+local NEVER = { voyage_quota_exceeded = true, keyless_trial_exhausted = true }
+-- Too many requests in flight clears as the others finish: one more try.
+local EXTRA_RETRIES = { concurrency_limit_exceeded = 1 }
+M.NEVER_RETRIED, M.EXTRA_RETRIES = NEVER, EXTRA_RETRIES
+
 --- Is this failure transient (worth the same request again)? The one
 -- definition: the retry loop (client.send), refresh batching (a transient
 -- failure sinks its batch, never the whole call) and the command line
@@ -31,7 +39,19 @@ function M.retryable(err)
     if err.status_code == nil then
         return err.name == "ConnectionError" or err.name == "TimeoutError"
     end
+    if err.status_code == 429 and NEVER[err.code] then return false end
     return RETRY_STATUS[err.status_code] == true
+end
+
+--- How many retries `err` may have when the call allows max_retries:
+-- 0 for what is not transient, one more than max_retries for
+-- concurrency_limit_exceeded (when retries are on at all).
+function M.allowed(err, max_retries)
+    if not M.retryable(err) then return 0 end
+    if max_retries > 0 and err.status_code == 429 then
+        return max_retries + (EXTRA_RETRIES[err.code] or 0)
+    end
+    return max_retries
 end
 
 --- Seconds the server asked us to wait (Retry-After as seconds or as an

@@ -3,6 +3,7 @@ local errors = require "octogen.errors"
 local args = require "octogen.args"
 local client = require "octogen.client"
 local core = require "octogen.core"
+local operation = require "octogen.operation"
 
 local format = string.format
 local type = type
@@ -76,6 +77,8 @@ local function shape_facets(facets)
     return out
 end
 
+M.facets = shape_facets
+
 --- The wire body for params, or nil and a message. `extra` names keys
 -- the caller handles itself (pages() takes max_pages).
 function M.shape(params, extra)
@@ -110,32 +113,13 @@ function M.shape(params, extra)
     return body
 end
 
---- One search request from an already shaped body.
-function M.fetch(self, body, call)
-    local page, meta = client.send(self, "POST", "products/search",
-        client.encode(body, "search parameters", 3), "object items:array", call)
-    if not page then return nil, meta end
-    -- A 2xx with no body (204) has no page in it. (The C core returns that
-    -- as an APIError itself; this keeps a `true` from ever being indexed.)
-    if type(page) ~= "table" then
-        return nil, client.bad_shape(meta, format("Octogen API answered a search with HTTP %s and no page",
-            tostring(meta.status)))
-    end
-    -- The C core has checked that items, when present, is a JSON array.
-    if page.items == nil then page.items = core.array {} end
-    if page.next_cursor ~= nil and type(page.next_cursor) ~= "string" then
-        return nil, client.bad_shape(meta, "Octogen API returned a search page whose nextCursor is not a string")
-    end
-    return page, meta
-end
-
-function client.methods:search_products(params, call_opts)
-    client.check_self(self, 2)
+operation.define("search_products", function(_, level, params, call_opts)
     local body, why = M.shape(params)
-    if not body then errors.invalid(why, 2) end
+    if not body then errors.invalid(why, level) end
     local call, cwhy = client.call_options(call_opts, "search_products")
-    if not call then errors.invalid(cwhy, 2) end
-    return M.fetch(self, body, call)
-end
+    if not call then errors.invalid(cwhy, level) end
+    return { body = body, body_what = "search parameters", expect = "object items:array", call = call,
+             finish = operation.page("search") }
+end)
 
 return M
