@@ -83,9 +83,13 @@ soak: deps
 	@$(MAKE) --no-print-directory all
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/soak.lua $(SOAK_REQUESTS)
 
-# The LDoc reference, into doc/ (config.ld).
+# The generated reference (README.md's method and option tables and
+# types/octogen.d.lua's generated region, from lua/octogen/methods.lua and
+# options.lua; spec/docs_spec.lua fails when they drift), then the LDoc
+# reference into doc/ (config.ld).
 doc:
 	@sh .ci/install-deps lua-ldoc lua-discount lua5.1   # Debian's ldoc runs on 5.1 or 5.2 only
+	$(LUA_BIN) tools/docgen.lua
 	ldoc .
 
 # luacheck over every Lua file (.luacheckrc), cppcheck over the C core.

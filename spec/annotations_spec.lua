@@ -9,10 +9,15 @@
 --   read from spec/fixtures/octogen-api.md, the repository's snapshot of
 --   the API contract (`make contract-sync CONTRACT=...` refreshes it from
 --   a newer copy), so the suite depends on nothing outside the repository;
--- * every option octogen.client accepts (OPTIONS in lua/octogen/client.lua),
---   every per-call option, search parameter, lookup and refresh option;
+-- * every option octogen.client accepts and every per-call option
+--   (lua/octogen/options.lua), search parameter, lookup and refresh option;
+-- * the section 11 results (more-like-this, /domains, /me, voyages, URL
+--   lists) under their snake_case names, and the coverage object's fields
+--   and methods as lua/octogen/coverage.lua builds them;
 -- * every public method of the client (core.client_methods) and of errors,
 --   and every field of the module tables;
+-- * every entry of lua/octogen/methods.lua well formed (absent flags mean
+--   false; an operation has http and path; cursor indexes its args);
 -- * the API methods listed in lua/octogen/methods.lua: each annotated with
 --   the result type the list gives, the startable ones exactly those of
 --   octogen.StartableMethod, and every other client method a control
@@ -172,6 +177,46 @@ local API_FIELDS = {
     ["octogen.RefreshTarget"] = { url = "url", uuid = "uuid", catalog = "catalog" },
     -- section 7.1: one entry of a 422's validation detail
     ["octogen.ValidationIssue"] = { loc = "loc", msg = "msg", type = "type", input = "input", ctx = "ctx" },
+    -- section 11.5: POST /products/more-like-this
+    ["octogen.MoreLikeThisPage"] = {
+        items = "items", nextCursor = "next_cursor", source = "source", sourceImage = "source_image",
+        resolution = "resolution", effectiveQuery = "effective_query",
+    },
+    ["octogen.MoreLikeThisSource"] = { catalogKey = "catalog_key", productUrl = "product_url", uuid = "uuid", title = "title" },
+    -- section 11.7: GET /domains
+    ["octogen.DomainEntry"] = { host = "host", catalog = "catalog", catalogDisplayName = "catalog_display_name" },
+    -- section 11.8: GET /me
+    ["octogen.Me"] = {
+        principal = "principal", organization = "organization", key = "key", quotas = "quotas", rateLimit = "rate_limit",
+    },
+    ["octogen.MeOrganization"] = { id = "id", name = "name", slug = "slug", type = "type" },
+    ["octogen.MeKey"] = { id = "id", prefix = "prefix", source = "source" },
+    ["octogen.MeRateLimit"] = { limit = "limit", remaining = "remaining", resetAt = "reset_at" },
+    -- section 11.9: voyages
+    ["octogen.VoyageTask"] = {
+        taskId = "task_id", domain = "domain", phaseLabel = "phase_label", progressPercent = "progress_percent",
+        status = "status", phase = "phase", createdAt = "created_at", updatedAt = "updated_at",
+        completedAt = "completed_at", error = "error", result = "result",
+    },
+    ["octogen.VoyageResult"] = { catalog = "catalog", productCount = "product_count", endpoints = "endpoints" },
+    ["octogen.VoyagePage"] = { items = "items", nextCursor = "next_cursor", quotas = "quotas" },
+    ["octogen.VoyageQuotas"] = { concurrent = "concurrent", monthly = "monthly" },
+    -- section 11.10: coverage URL lists
+    ["octogen.UrlList"] = {
+        urlListId = "url_list_id", name = "name", status = "status", urlCount = "url_count",
+        createdAt = "created_at", updatedAt = "updated_at", bigQuery = "big_query",
+    },
+    ["octogen.UrlListBigQuery"] = {
+        exchangeId = "exchange_id", listingId = "listing_id", sharedDatasetId = "shared_dataset_id",
+        viewId = "view_id", readerCount = "reader_count", lastExportedAt = "last_exported_at",
+        lastRowCount = "last_row_count",
+    },
+    ["octogen.UrlListPage"] = { items = "items", nextCursor = "next_cursor" },
+    ["octogen.UrlListUrl"] = { url = "url", normalizedUrl = "normalized_url", addedAt = "added_at" },
+    ["octogen.UrlListUrlPage"] = { items = "items", nextCursor = "next_cursor" },
+    ["octogen.UrlListCheckResult"] = {
+        url = "url", normalizedUrl = "normalized_url", present = "present", addedAt = "added_at",
+    },
 }
 
 -- Where our name differs from the Python SDK's (section 8): the client
@@ -184,12 +229,27 @@ local DIVERGES = {
 local CLIENT_FIELDS = {
     ["octogen.RefreshResult"] = { "submitted", "accepted", "rejected", "request_ids", "workflow_ids", "errors" },
     ["octogen.RefreshRejection"] = { "target", "code", "message" },
-    ["octogen.Meta"] = { "status", "headers", "request_id", "attempts", "elapsed", "rate_limit" },
+    ["octogen.Meta"] = { "status", "headers", "request_id", "attempts", "elapsed", "rate_limit", "not_modified" },
     ["octogen.RateLimit"] = { "limit", "remaining", "reset" },
     ["octogen.Error"] = {
         "name", "message", "status_code", "detail", "body", "headers", "request_id", "method", "url",
-        "attempts", "cursor", "result", "curl_code", "tls", "retryable",
+        "attempts", "cursor", "result", "curl_code", "tls", "retryable", "code", "retry_after", "rate_limit",
     },
+    -- section 11 results the client builds or merges
+    ["octogen.DomainList"] = { "domains", "etag", "max_age_seconds", "not_modified" },
+    ["octogen.VoyageStart"] = { "task", "created" },
+    ["octogen.UrlListMutation"] = { "accepted", "rejected", "url_count", "request_ids", "batches", "errors" },
+    ["octogen.UrlListBatchError"] = { "code", "message", "urls", "err" },
+    ["octogen.UrlListCheck"] = { "results", "errors" },
+    -- section 11 parameters
+    ["octogen.ProductSource"] = { "url", "uuid" },
+    ["octogen.MoreLikeThisParams"] = {
+        "catalog", "catalogs", "cursor", "limit", "include_facets", "exclude_facets", "price_preference", "debug",
+    },
+    ["octogen.ListDomainsOptions"] = { "if_none_match" },
+    ["octogen.ListVoyagesParams"] = { "status", "cursor", "limit" },
+    ["octogen.PageParams"] = { "cursor", "limit" },
+    ["octogen.RequestOptions"] = { "query", "headers" },
     ["octogen.RequestInfo"] = { "method", "url", "headers", "attempt" },
     ["octogen.ResponseInfo"] = { "method", "url", "attempt", "status", "elapsed", "request_id", "error" },
 }
@@ -617,11 +677,10 @@ describe("types/octogen.d.lua", function()
         assert_none_missing(missing, "fields not annotated in types/octogen.d.lua")
     end)
 
-    it("annotates every option octogen.client accepts (OPTIONS in lua/octogen/client.lua)", function()
-        local src = assert(read(ROOT .. "/lua/octogen/client.lua"))
-        local options = table_keys(src, "local OPTIONS%s*=%s*{")
-        assert.is_true(#options > 10, "OPTIONS not found in lua/octogen/client.lua")
-        local missing = missing_on("octogen.ClientOptions", options, "OPTIONS in lua/octogen/client.lua")
+    it("annotates every option octogen.client accepts (lua/octogen/options.lua)", function()
+        local options = sorted_keys(require("octogen.options").client_types)
+        assert.is_true(#options > 10, "client_types not found in lua/octogen/options.lua")
+        local missing = missing_on("octogen.ClientOptions", options, "CLIENT in lua/octogen/options.lua")
         for _, name in ipairs(options) do
             local f = meta.classes["octogen.ClientOptions"] and meta.classes["octogen.ClientOptions"].fields[name]
             if f and not f.optional then missing[#missing + 1] = "octogen.ClientOptions." .. name .. " must be optional (name?)" end
@@ -635,12 +694,17 @@ describe("types/octogen.d.lua", function()
         local async_src = assert(read(ROOT .. "/lua/octogen/async.lua"))
         local auth_src = assert(read(ROOT .. "/lua/octogen/auth.lua"))
         local missing = {}
-        append(missing, missing_on("octogen.CallOptions", sorted_keys(require("octogen.client").CALL_OPTIONS), "CALL_OPTIONS"))
+        append(missing, missing_on("octogen.CallOptions", sorted_keys(require("octogen.options").call_types),
+            "CALL in lua/octogen/options.lua"))
         append(missing, missing_on("octogen.RetryPolicy", sorted_keys(require("octogen.retry").DEFAULTS), "retry.DEFAULTS"))
         append(missing, missing_on("octogen.SearchParams", sorted_keys(require("octogen.search").PARAMS), "search.PARAMS"))
         local pager_src = assert(read(ROOT .. "/lua/octogen/pager.lua"))
-        append(missing, missing_on("octogen.PagesParams", table_keys(pager_src, "local EXTRA%s*=%s*{"),
-            "EXTRA in lua/octogen/pager.lua"))
+        -- pages/items' own parameters: the ones the walk takes out of the
+        -- method's params before calling it (`own.max_pages = nil`).
+        local extra = {}
+        for name in pager_src:gmatch("own%.([%a_][%w_]*)%s*=%s*nil") do extra[#extra + 1] = name end
+        assert.is_true(#extra > 0, "pages/items' own parameters not found in lua/octogen/pager.lua")
+        append(missing, missing_on("octogen.PagesParams", extra, "lua/octogen/pager.lua"))
         append(missing, missing_on("octogen.LookupOptions", table_keys(client_src, "local LOOKUP_OPTIONS%s*=%s*{"),
             "LOOKUP_OPTIONS"))
         local refresh_extra = refresh_src:match('call_options%(opts,%s*"refresh_products",%s*(%b{})%)')
@@ -659,6 +723,47 @@ describe("types/octogen.d.lua", function()
         assert.is_true(#names >= 14, "core.client_methods has only: " .. table.concat(names, ", "))
         assert_none_missing(missing_on("octogen.Client", names, "core.client_methods"), "client methods not annotated")
     end)
+
+    -- What is wrong with one entry of lua/octogen/methods.lua (absent flags
+    -- mean false; an API operation names its HTTP method and path).
+    local HTTP = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = true }
+    local function is_int(v) return type(v) == "number" and v == math.floor(v) end
+    local function malformed(m)
+        local bad = {}
+        local function check(ok, what)
+            if not ok then bad[#bad + 1] = "lua/octogen/methods.lua: " .. tostring(m.name) .. ": " .. what end
+        end
+        check(type(m.name) == "string" and m.name:match("^[a-z][a-z0-9_]*$"), "name must be a snake_case string")
+        check(type(m.returns) == "string", "returns must be a type name")
+        check(type(m.summary) == "string" and m.summary ~= "", "summary must be a non-empty string")
+        for _, flag in ipairs { "startable", "paged", "keyless" } do
+            check(m[flag] == nil or type(m[flag]) == "boolean", flag .. " must be true, false or absent")
+        end
+        check(m.retired == nil or type(m.retired) == "string", "retired must be a string or absent")
+        check(type(m.args) == "table", "args must be a list")
+        for i, a in ipairs(type(m.args) == "table" and m.args or {}) do
+            check(type(a) == "table" and type(a[1]) == "string" and type(a[2]) == "string"
+                and (a[3] == nil or type(a[3]) == "string"), "args[" .. i .. "] must be { name, type, doc }")
+        end
+        if m.operation ~= nil then
+            check(type(m.operation) == "string" and m.operation:match("^%l%w*$"), "operation must be an operationId")
+            check(HTTP[m.http], "http must be an HTTP method, got " .. tostring(m.http))
+            check(type(m.path) == "string" and m.path:sub(1, 1) == "/", "path must start with /")
+        else
+            check(m.http == nil and m.path == nil, "http and path need an operation")
+            check(not m.keyless, "keyless needs an operation")
+        end
+        if m.cursor ~= nil then
+            local n = type(m.args) == "table" and #m.args or 0
+            check(is_int(m.cursor) and m.cursor >= 1 and m.cursor <= n,
+                "cursor must be the index of one of its args")
+            check(m.items == "items", 'a cursor-paged method needs items = "items"')
+            check(not m.paged, "pages/items themselves are not cursor-paged")
+        end
+        check(m.batch == nil or (is_int(m.batch) and m.batch > 0),
+            "batch must be a positive integer")
+        return bad
+    end
 
     it("annotates the API methods of lua/octogen/methods.lua with their result types", function()
         local list = require "octogen.methods"
@@ -679,8 +784,7 @@ describe("types/octogen.d.lua", function()
         local listed = {}
         for _, m in ipairs(list) do
             listed[m.name] = true
-            assert.is_true(type(m.startable) == "boolean" and type(m.paged) == "boolean"
-                and type(m.returns) == "string", "malformed entry in lua/octogen/methods.lua: " .. tostring(m.name))
+            append(missing, malformed(m))
             if type(core.client_methods[m.name]) ~= "function" then
                 missing[#missing + 1] = m.name .. " is listed in lua/octogen/methods.lua but is no client method"
             end
@@ -730,6 +834,17 @@ describe("types/octogen.d.lua", function()
         end
         c:close()
         assert_none_missing(wrong, "methods start() treats unlike lua/octogen/methods.lua")
+    end)
+
+    it("annotates the coverage object's fields and methods (lua/octogen/coverage.lua)", function()
+        local coverage = require "octogen.coverage"
+        local cov = coverage.new({ { host = "shop.example", catalog = "a", catalog_display_name = "A" } },
+            { etag = '"e"', max_age_seconds = 300 })
+        local names = sorted_keys(cov)
+        for _, k in ipairs(method_names(coverage.Coverage)) do names[#names + 1] = k end
+        assert.is_true(#names >= 8, "coverage object has only: " .. table.concat(names, ", "))
+        assert_none_missing(missing_on("octogen.DomainCoverage", names, "lua/octogen/coverage.lua"),
+            "coverage object fields not annotated")
     end)
 
     it("annotates every method of errors and started requests", function()

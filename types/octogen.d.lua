@@ -13,6 +13,13 @@
 -- comment block. spec/annotations_spec.lua checks this file against the
 -- API contract, the client's option table and its method table.
 --
+-- The region between "-- BEGIN GENERATED (tools/docgen.lua)" and
+-- "-- END GENERATED" (the option classes, the client's API methods and the
+-- StartableMethod / PagedMethod aliases) is written by `make doc` from
+-- lua/octogen/methods.lua and lua/octogen/options.lua: edit those, not the
+-- region (spec/docs_spec.lua fails when the two differ). Everything else
+-- here is written by hand.
+--
 -- Field names are the ones the client returns: the API's camelCase keys
 -- in snake_case (productUrl -> product_url, a run of capitals is one word),
 -- keys without capitals unchanged, and a JSON null member absent (so every
@@ -30,6 +37,16 @@
 ---@field error_classes table<octogen.ErrorName, octogen.ErrorName> Each error class and its parent class (OctogenError, the root, is not a key).
 ---@field auth octogen.auth Token providers for the api_key option.
 local octogen = {}
+
+--- The host of a URL or bare host as GET /domains lists it, or nil
+--- (section 11.7): "scheme://..." gives the URL's host; a bare
+--- "host[:port]" or "[v6]:port" its host; lower-cased, trailing dots and
+--- one leading "www." stripped. No IDN conversion.
+---
+---     octogen.normalize_host("https://WWW.Macys.com:443/x") --> "macys.com"
+---@param url_or_host any
+---@return string|nil
+function octogen.normalize_host(url_or_host) end
 
 --- Creates a client. Raises MissingAPIKeyError when no key is given or
 --- found in $OCTO_API_KEY / $OCTOGEN_PLATFORM_API_KEY, and
@@ -55,27 +72,8 @@ function octogen.is_error(v) end
 ---------------------------------------------------------------------------
 -- Options
 
---- Options of `octogen.client{...}`. An unknown name raises an
---- InvalidArgumentError naming it.
----@class octogen.ClientOptions
----@field api_key? string|octogen.TokenProvider The API key (default: $OCTO_API_KEY, then $OCTOGEN_PLATFORM_API_KEY; an empty string counts as not given), or a token provider function such as `octogen.auth.client_credentials{...}`.
----@field base_url? string Default "https://api.octogen.ai/v1"; a trailing slash is fine. http:// only for a loopback host unless allow_insecure_http.
----@field timeout? number Seconds for a whole attempt, connect to last byte (default 30); over nginx cosockets also the send and read timeout.
----@field connect_timeout? number Seconds for the TCP connect (default 10).
----@field headers? table<string, string|number> Extra headers sent on every request. Authorization, Accept, Content-Type, User-Agent, Host and Content-Length are refused (each has its option or follows from the request).
----@field user_agent? string Appended to the default User-Agent ("octogen-lua/0.1.0 (Lua 5.4; libcurl/7.88.1) my-app/1.0").
----@field max_response_bytes? number Larger response bodies are refused with an APIError (default 64 MiB).
----@field max_retries? integer Retries after the first try (default 2, so at most 3 attempts).
----@field retry? octogen.RetryPolicy Backoff settings; the fields given replace the defaults.
----@field sleep? fun(seconds: number) How to wait between tries (default: ngx.sleep inside an nginx handler, else a sleep that blocks the thread).
----@field on_request? fun(info: octogen.RequestInfo) Called before every attempt.
----@field on_response? fun(info: octogen.ResponseInfo) Called after every attempt.
----@field proxy? string Any proxy URL libcurl understands ("http://proxy:3128", "socks5h://..."). libcurl only: refused with an InvalidArgumentError over the ngx transport.
----@field ca_file? string CA bundle file for TLS verification (libcurl; under nginx, lua_ssl_trusted_certificate).
----@field ca_path? string CA certificate directory for TLS verification (libcurl; under nginx, lua_ssl_trusted_certificate).
----@field insecure? boolean Turns TLS certificate and host verification off (default false); tostring(client) then says so.
----@field allow_insecure_http? boolean Permits an http:// base_url whose host is not loopback (default false).
----@field transport? octogen.Transport How requests travel (default "auto").
+-- octogen.ClientOptions and octogen.CallOptions are generated from
+-- lua/octogen/options.lua: see the generated region under "The client".
 
 --- "auto": nginx cosockets when called inside nginx (ngx.get_phase exists),
 --- else libcurl, decided at each call. "curl": always libcurl (inside an
@@ -116,14 +114,6 @@ function octogen.is_error(v) end
 ---@field max_delay? number Cap on one wait, in seconds (default 30).
 ---@field jitter? number Each wait is reduced by a random fraction up to this, 0..1 (default 0.5).
 ---@field max_retry_after? number A longer Retry-After is not waited for: the error is returned (default 60).
-
---- Per-call options: the last table of every method (merged into
---- `octogen.LookupOptions` and `octogen.RefreshOptions`).
----@class octogen.CallOptions
----@field max_retries? integer Overrides the client's max_retries for this call.
----@field retry? octogen.RetryPolicy Fields given replace the client's policy for this call.
----@field timeout? number Seconds for each attempt of this call.
----@field sleep? fun(seconds: number) How this call waits between tries.
 
 ---------------------------------------------------------------------------
 -- Method parameters
@@ -220,9 +210,6 @@ function octogen.is_error(v) end
 ---@field batch_size? integer Targets per request, 1..500 (default 500).
 ---@field concurrency? integer Batches sent at once (default 1).
 
---- The methods `client:start` and `client:all` can run.
----@alias octogen.StartableMethod "list_catalogs"|"search_products"|"lookup_product"|"refresh_products"|"request"
-
 --- One call for `client:all`: the method name, then its arguments. Set `n`
 --- when an argument in the middle is nil.
 ---@class octogen.Call
@@ -241,11 +228,53 @@ function octogen.is_error(v) end
 ---------------------------------------------------------------------------
 -- The client
 
---- What `pages` returns, for a generic `for`: each page and its meta.
----@alias octogen.PageIterator fun(): octogen.SearchPage, octogen.Meta
+--- What `pages` returns, for a generic `for`: each page and its meta (a
+--- search page, or the page class of the method named).
+---@alias octogen.PageIterator fun(): octogen.SearchPage|table, octogen.Meta
 
 --- What `items` returns, for a generic `for`: each item and its page's meta.
----@alias octogen.ItemIterator fun(): octogen.ProductListItem, octogen.Meta
+---@alias octogen.ItemIterator fun(): octogen.ProductListItem|table, octogen.Meta
+
+-- BEGIN GENERATED (tools/docgen.lua)
+-- Do not edit: tools/docgen.lua writes this region from lua/octogen/methods.lua
+-- and lua/octogen/options.lua (`make doc`); spec/docs_spec.lua fails when it drifts.
+
+--- Options of `octogen.client{...}`. An unknown name raises an
+--- InvalidArgumentError naming it.
+---@class octogen.ClientOptions
+---@field api_key? string|octogen.TokenProvider the API key, or a function(refused) -> token [, expires_in] (octogen.auth.client_credentials) (default: $OCTO_API_KEY, then $OCTOGEN_PLATFORM_API_KEY).
+---@field allow_keyless? boolean with no key, send no Authorization header (the keyless trial: search, lookup, domains) (default: false).
+---@field base_url? string the API's base URL; a trailing slash is fine (default: https://api.octogen.ai/v1).
+---@field timeout? number seconds a request may take in all (default: 30).
+---@field connect_timeout? number seconds to connect (default: 10).
+---@field headers? table<string, string|number> extra headers sent on every request.
+---@field user_agent? string appended to octogen-lua's own User-Agent.
+---@field max_response_bytes? number larger bodies are refused (ResponseTooLargeError) (default: 64 MiB).
+---@field max_retries? integer retries of a transient failure (see Retries) (default: 2).
+---@field retry? octogen.RetryPolicy the backoff policy (default: {base_delay = 1, max_delay = 30, jitter = 0.5, max_retry_after = 60}).
+---@field sleep? fun(seconds: number) function(seconds) used to wait between attempts (default: blocking (ngx.sleep in nginx)).
+---@field on_request? fun(info: octogen.RequestInfo) function(info) before every attempt.
+---@field on_response? fun(info: octogen.ResponseInfo) function(info) after every attempt.
+---@field proxy? string a proxy libcurl understands (not under the cosocket transport).
+---@field ca_file? string CA bundle file for TLS (libcurl) (default: the system's).
+---@field ca_path? string CA directory for TLS (libcurl) (default: the system's).
+---@field insecure? boolean turns TLS verification off; tostring(client) says so (default: false).
+---@field allow_insecure_http? boolean permit http:// to a host that is not loopback (default: false).
+---@field transport? octogen.Transport "auto" (cosockets inside nginx, else libcurl), "curl" or "ngx" (default: "auto").
+
+--- Per-call options: the last table of every method (an `opts` argument
+--- takes them beside its own fields, its class deriving from this one).
+---@class octogen.CallOptions
+---@field max_retries? integer retries for this call (default: the client's).
+---@field retry? octogen.RetryPolicy backoff policy fields for this call (default: the client's).
+---@field timeout? number seconds this call's requests may take (default: the client's).
+---@field sleep? fun(seconds: number) how this call waits between attempts (default: the client's).
+
+--- The methods `client:start` and `client:all` can run.
+---@alias octogen.StartableMethod "search_products"|"lookup_product"|"more_like_this"|"resolve_product_from_html"|"list_domains"|"domain_coverage"|"me"|"start_voyage"|"list_voyages"|"get_voyage"|"create_url_list"|"list_url_lists"|"get_url_list"|"delete_url_list"|"add_url_list_urls"|"remove_url_list_urls"|"check_url_list_urls"|"list_url_list_urls"|"list_catalogs"|"refresh_products"|"request"
+
+--- The cursor-paged methods `client:pages` and `client:items` take by name.
+---@alias octogen.PagedMethod "search_products"|"more_like_this"|"list_voyages"|"list_url_lists"|"list_url_list_urls"
 
 --- The API methods of a client (lua/octogen/methods.lua lists them).
 --- Each returns its result and an `octogen.Meta` on success, and
@@ -254,70 +283,197 @@ function octogen.is_error(v) end
 ---@class octogen.ClientMethods
 local Methods = {}
 
---- GET /catalogs: the catalogs granted to the key.
----@param call_opts? octogen.CallOptions
----@return octogen.Catalog[]|nil catalogs
----@return octogen.Meta|octogen.Error meta_or_err
-function Methods:list_catalogs(call_opts) end
-
---- POST /products/search: one page of results.
----@param params? octogen.SearchParams
----@param call_opts? octogen.CallOptions
----@return octogen.SearchPage|nil page
+--- Search products by keyword, facets and price; one page (see pages/items).
+--- POST /products/search (operationId searchProducts, keyless).
+--- Cursor-paged: `client:pages("search_products", ...)`, `client:items("search_products", ...)`.
+---@param params octogen.SearchParams q, catalog, facets, price_min/max, limit, cursor, text_search_query
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.SearchPage|nil result
 ---@return octogen.Meta|octogen.Error meta_or_err
 function Methods:search_products(params, call_opts) end
 
---- Iterates over the pages of a search, following next_cursor (max_pages
---- stops early). A failure raises the error object, with `err.cursor` set
---- to the cursor of the page that failed.
----
----     for page, meta in client:pages { catalog = "tidepool", q = "jacket" } do ... end
----@param params? octogen.PagesParams
----@param call_opts? octogen.CallOptions
----@return octogen.PageIterator
-function Methods:pages(params, call_opts) end
-
---- Iterates over the items of every page of a search (see `pages`).
----
----     for item in client:items { catalog = "tidepool", q = "jacket" } do print(item.title) end
----@param params? octogen.PagesParams
----@param call_opts? octogen.CallOptions
----@return octogen.ItemIterator
-function Methods:items(params, call_opts) end
-
---- POST /products/lookup: a product by its page URL.
----@param url string
----@param opts? octogen.LookupOptions
----@return octogen.LookupResponse|nil res
+--- Look a product up by its page URL (index, then on-demand extraction).
+--- POST /products/lookup (operationId lookupProduct, keyless).
+---@param url string the product page URL
+---@param opts? octogen.LookupOptions resolution_mode, on_demand_cache_policy, match_mode
+---@return octogen.LookupResponse|nil result
 ---@return octogen.Meta|octogen.Error meta_or_err
 function Methods:lookup_product(url, opts) end
 
---- POST /products/refresh, in batches of at most 500, merged into one
---- result. When nothing was accepted it returns `nil, err` with
---- `err.result` holding the merged result.
----@param targets octogen.RefreshTargetInput[]
----@param opts? octogen.RefreshOptions
----@return octogen.RefreshResult|nil res
+--- Products similar to one product.
+--- POST /products/more-like-this (operationId moreLikeThisProducts).
+--- Cursor-paged: `client:pages("more_like_this", ...)`, `client:items("more_like_this", ...)`.
+---@param source string|octogen.ProductSource a product URL, {url = ...} or {uuid = ...}
+---@param params? octogen.MoreLikeThisParams catalog, cursor, limit (1..100, default 12), include_facets, exclude_facets, price_preference, debug
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.MoreLikeThisPage|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:more_like_this(source, params, call_opts) end
+
+--- Extract a product from HTML you already have (no fetch, no index).
+--- POST /products/resolve-from-html (operationId resolveProductFromHtml).
+---@param html string the page's serialized DOM (1 byte to 5 MiB)
+---@param url? string the page URL the DOM was captured from (left out when nil)
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.LookupResponse|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:resolve_product_from_html(html, url, call_opts) end
+
+--- The shops Octogen covers: {domains, etag, max_age_seconds, not_modified}.
+--- GET /domains (operationId listDomains, keyless).
+---@param opts? octogen.ListDomainsOptions if_none_match: an ETag from an earlier answer
+---@return octogen.DomainList|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:list_domains(opts) end
+
+--- A coverage object (covers, catalogs_for, is_stale); the same object back on a 304.
+--- GET /domains (operationId listDomains, keyless).
+---@param previous? octogen.DomainCoverage an earlier coverage object, revalidated by its ETag
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.DomainCoverage|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:domain_coverage(previous, call_opts) end
+
+--- The organization, key, quotas and rate limit behind the client's key.
+--- GET /me (operationId getMe).
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.Me|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:me(call_opts) end
+
+--- Start (202, created = true) or join (200, created = false) a crawl of a shop.
+--- POST /voyage (operationId startVoyage).
+---@param domain string a domain or a URL of the shop to crawl
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.VoyageStart|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:start_voyage(domain, call_opts) end
+
+--- Your voyages, newest first, with the voyage quotas.
+--- GET /voyage (operationId listVoyages).
+--- Cursor-paged: `client:pages("list_voyages", ...)`, `client:items("list_voyages", ...)`.
+---@param params? octogen.ListVoyagesParams status, cursor, limit (1..100)
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.VoyagePage|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:list_voyages(params, call_opts) end
+
+--- One voyage: status, phase, progress and, once live, its catalog.
+--- GET /voyage/{task_id} (operationId getVoyage).
+---@param task_id string the voyage's task id
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.VoyageTask|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:get_voyage(task_id, call_opts) end
+
+--- Create a coverage URL list (201; status provisioning).
+--- POST /coverage/url-lists (operationId createUrlList).
+---@param name string 1 to 80 characters, unique among your live lists
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.UrlList|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:create_url_list(name, call_opts) end
+
+--- Your coverage URL lists, newest first.
+--- GET /coverage/url-lists (operationId listUrlLists).
+--- Cursor-paged: `client:pages("list_url_lists", ...)`, `client:items("list_url_lists", ...)`.
+---@param params? octogen.PageParams cursor, limit (1..100)
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.UrlListPage|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:list_url_lists(params, call_opts) end
+
+--- One coverage URL list.
+--- GET /coverage/url-lists/{urlListId} (operationId getUrlList).
+---@param id string the list's urlListId
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.UrlList|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:get_url_list(id, call_opts) end
+
+--- Delete a list (202; status delete_pending; idempotent).
+--- DELETE /coverage/url-lists/{urlListId} (operationId deleteUrlList).
+---@param id string the list's urlListId
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.UrlList|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:delete_url_list(id, call_opts) end
+
+--- Add URLs to a list, 1,000 a request, every URL accounted for once.
+--- POST /coverage/url-lists/{urlListId}/urls (operationId addUrlListUrls).
+---@param id string the list's urlListId
+---@param urls string[] any number; sent 1,000 a request
+---@param opts? octogen.UrlListBatchOptions on_batch(done, total) and the per-call options
+---@return octogen.UrlListMutation|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:add_url_list_urls(id, urls, opts) end
+
+--- Remove URLs from a list, 1,000 a request.
+--- POST /coverage/url-lists/{urlListId}/urls/remove (operationId removeUrlListUrls).
+---@param id string the list's urlListId
+---@param urls string[] any number; sent 1,000 a request
+---@param opts? octogen.UrlListBatchOptions on_batch(done, total) and the per-call options
+---@return octogen.UrlListMutation|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:remove_url_list_urls(id, urls, opts) end
+
+--- Which URLs a list holds, 1,000 a request, results in input order.
+--- POST /coverage/url-lists/{urlListId}/urls/contains (operationId checkUrlListUrls).
+---@param id string the list's urlListId
+---@param urls string[] any number; sent 1,000 a request
+---@param opts? octogen.UrlListBatchOptions on_batch(done, total) and the per-call options
+---@return octogen.UrlListCheck|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:check_url_list_urls(id, urls, opts) end
+
+--- The URLs of a list, in the order they were added.
+--- GET /coverage/url-lists/{urlListId}/urls (operationId listUrlListUrls).
+--- Cursor-paged: `client:pages("list_url_list_urls", ...)`, `client:items("list_url_list_urls", ...)`.
+---@param id string the list's urlListId
+---@param params? octogen.PageParams cursor, limit (1..100)
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.UrlListUrlPage|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:list_url_list_urls(id, params, call_opts) end
+
+--- The catalogs your key may search (older organizations only).
+--- GET /catalogs (operationId listCatalogs).
+--- Retired: retired for Developer (catalog_partner) organizations on 2026-07-09: they get 404.
+---@param call_opts? octogen.CallOptions per-call options (max_retries, retry, timeout, sleep)
+---@return octogen.Catalog[]|nil result
+---@return octogen.Meta|octogen.Error meta_or_err
+function Methods:list_catalogs(call_opts) end
+
+--- Ask for products to be re-crawled (where the server still has the route).
+--- POST /products/refresh (operationId refreshProducts).
+--- Retired: removed upstream (OCT-4122): servers without it answer 404 Not Found.
+---@param targets octogen.RefreshTarget[] products by url or uuid (500 a request)
+---@param opts? octogen.RefreshOptions catalog, priority
+---@return octogen.RefreshResult|nil result
 ---@return octogen.Meta|octogen.Error meta_or_err
 function Methods:refresh_products(targets, opts) end
 
---- Any other endpoint, with the same authentication, retries, error mapping
---- and result conversion. A table body is encoded as JSON, a string body is
---- sent as it is; a 204 returns true. `path` is relative to base_url.
----@param method string An upper-case HTTP method: "GET", "POST", ...
----@param path string
----@param body? table|string
----@param call_opts? octogen.CallOptions
+--- Iterate the pages of a cursor-paged method (search when given params).
+---@param method_or_params string|octogen.SearchParams a cursor-paged method's name, or search params
+---@param ... any that method's arguments
+---@return octogen.PageIterator
+function Methods:pages(method_or_params, ...) end
+
+--- Iterate the items of every page of a cursor-paged method.
+---@param method_or_params string|octogen.SearchParams a cursor-paged method's name, or search params
+---@param ... any that method's arguments
+---@return octogen.ItemIterator
+function Methods:items(method_or_params, ...) end
+
+--- Any other request to the API, with the client's key, retries and errors.
+---@param method string GET, POST, ...
+---@param path string relative to base_url
+---@param body? table|string encoded as JSON unless a string
+---@param opts? octogen.RequestOptions query, headers and the per-call options
 ---@return any|nil result
 ---@return octogen.Meta|octogen.Error meta_or_err
-function Methods:request(method, path, body, call_opts) end
-
---- Frees the connection. Harmless when called twice; a closed client
---- raises "octogen.client is closed" when used.
-function Methods:close() end
-
----@return boolean
-function Methods:is_closed() end
+function Methods:request(method, path, body, opts) end
+-- END GENERATED
 
 --- A client of `octogen.client()`: libcurl handles and their keep-alive
 --- connections, or (inside nginx) nginx's cosocket pool, which it holds no
@@ -328,6 +484,13 @@ local Client = {}
 --- The base URL requests go to, without trailing slash.
 ---@return string
 function Client:base_url() end
+
+--- Frees the connection. Harmless when called twice; a closed client
+--- raises "octogen.client is closed" when used.
+function Client:close() end
+
+---@return boolean
+function Client:is_closed() end
 
 --- Starts a call without waiting: the arguments are checked at once, the
 --- network work happens in `poll` (inside nginx, on an nginx light thread,
@@ -384,6 +547,7 @@ function Request:result() end
 ---@field attempts integer Tries made (1 when no retry was needed).
 ---@field elapsed number Seconds the last attempt took.
 ---@field rate_limit octogen.RateLimit From the X-RateLimit-* headers (empty when none was sent).
+---@field not_modified? boolean True for a 304 Not Modified (`request` with If-None-Match; `list_domains`).
 
 ---@class octogen.RateLimit
 ---@field limit? integer Requests per minute (X-RateLimit-Limit).
@@ -425,6 +589,9 @@ function Request:result() end
 ---@field curl_code? integer libcurl's CURLcode, for network failures.
 ---@field tls? boolean True for a TLS failure.
 ---@field retryable? boolean false for failures that cannot change (TLS verification).
+---@field code? string The API's code: a bare-string detail matching ^[a-z][a-z0-9_]{2,63}$ ("product_not_found"), or detail.code ("voyage_quota_exceeded").
+---@field retry_after? integer Seconds, when the server sent Retry-After.
+---@field rate_limit? octogen.RateLimit From the X-RateLimit-* headers of the failed response.
 local Error = {}
 
 --- True when the error is of class `name` or of a class below it.
@@ -701,6 +868,243 @@ function Error:raise(level) end
 ---@field target octogen.RefreshTarget The target as sent.
 ---@field code string "ambiguous_url", "product_not_found", ...
 ---@field message string
+
+---------------------------------------------------------------------------
+-- Parameters of the newer methods (section 11 of the API contract)
+
+--- What `more_like_this` starts from: exactly one of url and uuid (a URL
+--- string is short for `{url = ...}`).
+---@class octogen.ProductSource
+---@field url? string A product page URL.
+---@field uuid? string A product uuid (an item's `uuid`).
+
+--- Parameters of `more_like_this`. Only the ones given are sent.
+---@class octogen.MoreLikeThisParams
+---@field catalog? string Restrict the results to one catalog (sent as `catalogs = {catalog}`); the source may be in any catalog.
+---@field catalogs? string[] Restrict the results to these catalogs (1..100).
+---@field cursor? string The previous page's next_cursor, unchanged.
+---@field limit? integer Page size, 1..100 (the server's default is 12).
+---@field include_facets? octogen.Facet[]|octogen.FacetMap Added after the facets the server generates from the source.
+---@field exclude_facets? octogen.Facet[]|octogen.FacetMap
+---@field price_preference? "lower"|"any"|"higher" Server default "any".
+---@field debug? boolean Adds `effective_query` to the answer.
+
+--- Options of `list_domains`, beside the per-call options.
+---@class octogen.ListDomainsOptions: octogen.CallOptions
+---@field if_none_match? string An ETag from an earlier answer: an unchanged set answers 304 (`not_modified = true`, no domains).
+
+--- Parameters of `list_voyages`.
+---@class octogen.ListVoyagesParams
+---@field status? octogen.VoyageStatus Only voyages in this status.
+---@field cursor? string The previous page's next_cursor, unchanged.
+---@field limit? integer Page size, 1..100 (the server's default is 50).
+
+--- Parameters of the other cursor-paged list methods.
+---@class octogen.PageParams
+---@field cursor? string The previous page's next_cursor, unchanged.
+---@field limit? integer Page size, 1..100 (the server's default is 50).
+
+--- Options of the URL-list methods that send URLs 1,000 a request
+--- (add, remove, check), beside the per-call options.
+---@class octogen.UrlListBatchOptions: octogen.CallOptions
+---@field on_batch? fun(done: integer, total: integer) Called after each batch: URLs done so far, URLs given.
+
+--- Options of `client:request`, beside the per-call options.
+---@class octogen.RequestOptions: octogen.CallOptions
+---@field query? table<string, string|number|boolean> The query string: keys sorted, values percent-encoded, booleans as true/false.
+---@field headers? table<string, string|number> Headers for this call only, checked like the client's; a same-named client header is replaced (If-None-Match is allowed: a 304 returns `true, meta` with `meta.not_modified`).
+
+---------------------------------------------------------------------------
+-- Results (POST /products/more-like-this)
+
+--- One page of `more_like_this`.
+---@class octogen.MoreLikeThisPage
+---@field items octogen.ProductListItem[]
+---@field next_cursor? string Pass back as `cursor` for the next page; nil on the last page.
+---@field source? octogen.MoreLikeThisSource The product the results are like.
+---@field source_image? { hash: string } For image sources.
+---@field resolution? "image_query_generation"|"cached_image_query" For image sources only.
+---@field effective_query? table With `debug`: the query the server ran (text, limit, catalogs, facets, ...).
+
+---@class octogen.MoreLikeThisSource
+---@field catalog_key string
+---@field product_url string
+---@field uuid string
+---@field title? string
+
+---------------------------------------------------------------------------
+-- Results (GET /domains)
+
+--- What `list_domains` returns.
+---@class octogen.DomainList
+---@field domains? octogen.DomainEntry[] One per (host, catalog) pair, sorted by host then catalog; nil on a 304.
+---@field etag? string The ETag header: pass it back as `if_none_match`.
+---@field max_age_seconds? integer From Cache-Control max-age.
+---@field not_modified boolean True on a 304 (nothing changed since `if_none_match`).
+
+--- One /domains entry.
+---@class octogen.DomainEntry
+---@field host string
+---@field catalog string The catalog key; pass it to search's `catalog`.
+---@field catalog_display_name string
+
+--- What `domain_coverage` returns (lua/octogen/coverage.lua). `entries`
+--- and `hosts` are copies: changing them changes no answer.
+---@class octogen.DomainCoverage
+---@field etag? string The ETag it was fetched with; `domain_coverage(previous)` revalidates with it.
+---@field max_age_seconds? integer
+---@field retrieved_at number Epoch seconds of the last fetch or 304 revalidation.
+---@field entries octogen.DomainEntry[] A copy of /domains' entries.
+---@field hosts string[] The covered hosts: normalized (octogen.normalize_host), unique, sorted.
+local DomainCoverage = {}
+
+--- True when the normalized host of `url_or_host` is covered; nonsense is not.
+---@param url_or_host string
+---@return boolean
+function DomainCoverage:covers(url_or_host) end
+
+--- The catalogs covering `url_or_host`'s host, first-seen order, no duplicates; {} when none.
+---@param url_or_host string
+---@return string[]
+function DomainCoverage:catalogs_for(url_or_host) end
+
+--- True with no max-age, or once `now - retrieved_at >= max_age_seconds`.
+---@param now? number Epoch seconds (default: now).
+---@return boolean
+function DomainCoverage:is_stale(now) end
+
+---------------------------------------------------------------------------
+-- Results (GET /me)
+
+--- What `me` returns. A super-admin key gets only `principal` (and rate_limit).
+---@class octogen.Me
+---@field principal "api_key"|"super_admin"
+---@field organization? octogen.MeOrganization
+---@field key? octogen.MeKey
+---@field quotas? { voyage?: octogen.VoyageQuotas }
+---@field rate_limit? octogen.MeRateLimit nil when the limiter is off.
+
+---@class octogen.MeOrganization
+---@field id string A UUID.
+---@field name string
+---@field slug string
+---@field type "merchant"|"catalog_partner" Only catalog_partner ("Developer") organizations may use /v1.
+
+---@class octogen.MeKey
+---@field id string The key's middle segment.
+---@field prefix? string A loggable prefix such as "octo_live_3f9c1a2b4d".
+---@field source? "ui"|"coding_agent"|"id_jag" Absent while the server does not know.
+
+---@class octogen.MeRateLimit
+---@field limit integer Requests per minute.
+---@field remaining integer
+---@field reset_at string RFC 3339 UTC time when the bucket is full again.
+
+---------------------------------------------------------------------------
+-- Results (voyages)
+
+---@alias octogen.VoyageStatus "queued"|"running"|"in_review"|"completed"|"failed"|"cancelled"
+
+--- What `start_voyage` returns.
+---@class octogen.VoyageStart
+---@field task octogen.VoyageTask
+---@field created boolean True for a new voyage (202, uses quota), false when joined (200).
+
+--- A voyage (a crawl of one shop; hours to days: poll every 5 minutes or less often).
+---@class octogen.VoyageTask
+---@field task_id string
+---@field domain string As the server normalized it (lower case, no scheme, path, port or www.).
+---@field status octogen.VoyageStatus
+---@field phase "discovering_site"|"sampling_products"|"building_extraction"|"in_review"|"publishing_catalog"|"complete"|"failed"
+---@field phase_label string
+---@field progress_percent number 0..100.
+---@field created_at? string
+---@field updated_at? string
+---@field completed_at? string
+---@field error? { code: string, message: string }
+---@field result? octogen.VoyageResult Set once the catalog is live.
+
+---@class octogen.VoyageResult
+---@field catalog string The new catalog's key.
+---@field product_count? integer
+---@field endpoints? { lookup: string, search: string }
+
+--- One page of `list_voyages`, newest first.
+---@class octogen.VoyagePage
+---@field items octogen.VoyageTask[]
+---@field next_cursor? string
+---@field quotas? octogen.VoyageQuotas
+
+--- Voyage quotas; every leaf may be absent.
+---@class octogen.VoyageQuotas
+---@field concurrent? { limit?: integer, used?: integer }
+---@field monthly? { limit?: integer, used?: integer, period_start?: string, resets_at?: string }
+
+---------------------------------------------------------------------------
+-- Results (coverage URL lists)
+
+--- A coverage URL list.
+---@class octogen.UrlList
+---@field url_list_id string
+---@field name string
+---@field status "provisioning"|"active"|"delete_pending"
+---@field url_count integer
+---@field created_at string
+---@field updated_at string
+---@field big_query? octogen.UrlListBigQuery nil while provisioning.
+
+---@class octogen.UrlListBigQuery
+---@field exchange_id string
+---@field listing_id string
+---@field shared_dataset_id string
+---@field view_id string
+---@field reader_count integer
+---@field last_exported_at? string nil until the first daily export.
+---@field last_row_count? integer
+
+--- One page of `list_url_lists`, newest first.
+---@class octogen.UrlListPage
+---@field items octogen.UrlList[]
+---@field next_cursor? string
+
+--- One URL of a list.
+---@class octogen.UrlListUrl
+---@field url string
+---@field normalized_url string
+---@field added_at string
+
+--- One page of `list_url_list_urls`, in the order the URLs were added.
+---@class octogen.UrlListUrlPage
+---@field items octogen.UrlListUrl[]
+---@field next_cursor? string
+
+--- The merged result of `add_url_list_urls` / `remove_url_list_urls`:
+--- every URL given is in accepted, rejected or one of errors' `urls`.
+---@class octogen.UrlListMutation
+---@field accepted { url: string, normalized_url: string }[] In input order.
+---@field rejected { url: string, code: string, message: string }[] In input order; code "invalid_url".
+---@field url_count? integer The list's size after the last batch the server answered.
+---@field request_ids string[] One per batch the server answered.
+---@field batches integer Requests sent.
+---@field errors octogen.UrlListBatchError[] One per batch that failed as a whole.
+
+--- A batch that failed as a whole: its URLs were not added, removed or checked.
+---@class octogen.UrlListBatchError
+---@field code? string The error's code, e.g. "url_list_migrating".
+---@field message string
+---@field urls string[] The batch's URLs, in input order.
+---@field err octogen.Error
+
+--- The merged result of `check_url_list_urls`.
+---@class octogen.UrlListCheck
+---@field results octogen.UrlListCheckResult[] In input order.
+---@field errors octogen.UrlListBatchError[]
+
+---@class octogen.UrlListCheckResult
+---@field url string
+---@field normalized_url string
+---@field present boolean
+---@field added_at? string
 
 ---------------------------------------------------------------------------
 -- octogen.auth
