@@ -136,7 +136,9 @@ end
 --- for page, meta in client:pages(params [, call_opts]) do ... end
 --- for page, meta in client:pages(method_name, ...) do ... end
 function client.methods:pages(first, ...)
-    return start(self, first, ...)
+    -- Not a tail call: start raises at this method's caller.
+    local it = start(self, first, ...)
+    return it
 end
 
 --- for item, meta in client:items(params [, call_opts]) do ... end

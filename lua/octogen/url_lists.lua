@@ -233,7 +233,9 @@ local function define_batched(kind, name)
         client.check_self(self, 2)
         id = list_id(id, 2)
         check_urls(urls, 2)
-        return batched(self, kind, name, id, urls, opts)
+        -- Not a tail call: batched raises at this method's caller.
+        local res, meta = batched(self, kind, name, id, urls, opts)
+        return res, meta
     end
 end
 
