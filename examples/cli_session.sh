@@ -43,6 +43,17 @@ step 0 'octogen lookup https://warrenlotas.com/products/everyday-harbor-blue-hoo
 step 9 'octogen refresh --file examples/urls.txt'
 step 0 'octogen refresh --catalog tidepool https://tidepool.example/products/new-drop'
 step 0 "octogen request POST products/search '{\"catalog\": \"tidepool\", \"q\": \"jacket\", \"limit\": 1}' | cut -c1-100"
+step 0 'octogen similar https://warrenlotas.com/products/everyday-harbor-blue-hoodie-1 --limit 3'
+step 0 'octogen domains --host https://www.warrenlotas.com/products/x'
+step 4 'octogen domains --host shop.nowhere.example'
+step 0 'OCTO_API_KEY= octogen domains --format jsonl | wc -l'
+step 0 'octogen me'
+step 0 'octogen url-lists create "demo list"'
+# lists come newest first: the one just created
+ID=$(octogen url-lists list --format jsonl | sed -n '1s/.*"url_list_id":"\([^"]*\)".*/\1/p')
+step 9 "printf 'https://shop.example/p/1\n# a comment\nnot a url\n' | octogen url-lists add $ID"
+step 0 "printf 'https://shop.example/p/1\nhttps://shop.example/p/2\n' | octogen url-lists check $ID"
+step 0 "octogen url-lists delete $ID --format json | cut -c1-100"
 step 4 'octogen search --catalog no-such-catalog -q hoodie'
 step 5 'octogen search --limit 1000'
 step 3 'OCTO_API_KEY=octo_not_a_key octogen catalogs'

@@ -16,7 +16,8 @@ export OCTOGEN_BASE_URL
 export OCTO_API_KEY=octo_demo_key
 echo "mock Octogen API at $OCTOGEN_BASE_URL (pid $(cut -d' ' -f1 "$STATE"))"
 
-for ex in quickstart pagination faceted_search lookup refresh_from_file error_handling concurrency game_loop; do
+for ex in quickstart pagination faceted_search lookup domain_coverage url_list refresh_from_file error_handling \
+          concurrency game_loop; do
     echo
     echo "=== examples/$ex.lua"
     if [ "$ex" = refresh_from_file ]; then

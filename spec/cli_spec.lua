@@ -531,6 +531,446 @@ describe("bin/octogen", function()
         end)
     end)
 
+    -- Run bin/octogen with stderr on a terminal (script(1)); returns what
+    -- the terminal showed, and stdout (a file). nil when script is missing.
+    local function on_tty(args, stdin_path)
+        if not sh_ok("command -v script >/dev/null 2>&1") then return nil end
+        local out_path = os.tmpname()
+        local cmd = command_line({}, args) .. " <" .. shell_quote(stdin_path or "/dev/null")
+            .. " >" .. shell_quote(out_path)
+        local p = assert(io.popen("script -qec " .. shell_quote(cmd) .. " /dev/null </dev/null"))
+        local tty = p:read("*a")
+        p:close()
+        local out = read_file(out_path)
+        os.remove(out_path)
+        return tty, out
+    end
+
+    local KEYLESS_NOTE = "octogen: no API key: using the keyless trial (30 requests a day per IP address); "
+        .. "set OCTO_API_KEY for more.\n"
+
+    describe("domains", function()
+        before_each(function()
+            server:set_domains {
+                { host = "shop.example", catalog = "shop", catalogDisplayName = "Shop Co." },
+                { host = "www.shop.example", catalog = "shop2", catalogDisplayName = "Shop Two" },
+                { host = "other.example", catalog = "other", catalogDisplayName = "Other" },
+            }
+        end)
+
+        it("lists the covered shops as a table, JSON or JSON Lines", function()
+            local out, err, status = octogen { "domains" }
+            assert.are.equal(0, status, err)
+            assert.are.equal("", err)
+            assert.are.equal("HOST              CATALOG  NAME\n"
+                .. "other.example     other    Other\n"
+                .. "shop.example      shop     Shop Co.\n"
+                .. "www.shop.example  shop2    Shop Two\n", out)
+            local reqs = recorded("/v1/domains")
+            assert.are.equal(1, #reqs)
+            assert.are.equal("GET", reqs[1].method)
+
+            out, err, status = octogen { "domains", "--format", "json" }
+            assert.are.equal(0, status, err)
+            assert.are.equal('[{"catalog":"other","catalog_display_name":"Other","host":"other.example"},'
+                .. '{"catalog":"shop","catalog_display_name":"Shop Co.","host":"shop.example"},'
+                .. '{"catalog":"shop2","catalog_display_name":"Shop Two","host":"www.shop.example"}]\n', out)
+            out, err, status = octogen { "domains", "--format", "jsonl" }
+            assert.are.equal(0, status, err)
+            assert.are.equal(3, #lines(out))
+            assert.are.equal("www.shop.example", cjson.decode(lines(out)[3]).host)
+        end)
+
+        it("--host says which catalogs cover a shop (www., case and path do not matter)", function()
+            local out, err, status = octogen { "domains", "--host", "https://WWW.Shop.Example/products/x?y=1" }
+            assert.are.equal(0, status, err)
+            assert.are.equal("", err)
+            assert.are.equal("HOST              CATALOG  NAME\n"
+                .. "shop.example      shop     Shop Co.\n"
+                .. "www.shop.example  shop2    Shop Two\n", out)
+            out, err, status = octogen { "domains", "--host", "shop.example:443", "--format", "json" }
+            assert.are.equal(0, status, err)
+            assert.are.equal('{"catalogs":["shop","shop2"],"covered":true,"host":"shop.example"}\n', out)
+        end)
+
+        it("--host exits 4 for a shop not covered, and 2 for what is not a host", function()
+            local out, err, status = octogen { "domains", "--host", "www.nowhere.example" }
+            assert.are.equal(4, status, err)
+            assert.are.equal("", out)
+            assert.are.equal("octogen: nowhere.example is not covered: no catalog lists it "
+                .. "(`octogen domains` lists those that are).\n", err)
+            out, err, status = octogen { "domains", "--host", "nowhere.example", "--format", "json" }
+            assert.are.equal(4, status, err)
+            assert.are.equal('{"catalogs":[],"covered":false,"host":"nowhere.example"}\n', out)
+
+            server:reset()
+            out, err, status = octogen { "domains", "--host", "not a host" }
+            assert.are.equal(2, status)
+            assert.are.equal("", out)
+            assert.truthy(err:find("^Usage: octogen domains"), err)
+            assert.truthy(err:find("octogen: --host must be a URL or a host name, got 'not a host'", 1, true), err)
+            assert.are.equal(0, #server:requests())
+        end)
+
+        it("uses the keyless trial without a key, saying so once on stderr", function()
+            local out, err, status = octogen({ "domains", "--format", "jsonl" }, { env = { OCTO_API_KEY = false } })
+            assert.are.equal(0, status, err)
+            assert.are.equal(3, #lines(out))
+            assert.are.equal(KEYLESS_NOTE, err)
+            local req = server:last_request()
+            assert.are.equal("/v1/domains", req.path)
+            assert.is_nil(req.headers.authorization)
+            -- search and lookup too; not the others
+            out, err, status = octogen({ "search", "-q", "hoodie", "--limit", "1", "--format", "json" },
+                { env = { OCTO_API_KEY = false } })
+            assert.are.equal(0, status, err)
+            assert.are.equal(1, #cjson.decode(out).items)
+            assert.are.equal(KEYLESS_NOTE, err)
+            assert.is_nil(server:last_request().headers.authorization)
+            server:reset()
+            out, err, status = octogen({ "me" }, { env = { OCTO_API_KEY = false } })
+            assert.are.equal(3, status)
+            assert.are.equal("", out)
+            assert.are.equal("octogen: no API key. Set OCTO_API_KEY or pass --api-key-file FILE.\n", err)
+            assert.are.equal(0, #server:requests())
+        end)
+
+        it("exits 6 when the keyless trial is used up, naming where to get a key, without retrying", function()
+            server:set_keyless_limit(30, 30)
+            local out, err, status = octogen({ "domains" }, { env = { OCTO_API_KEY = false } })
+            assert.are.equal(6, status, err)
+            assert.are.equal("", out)
+            local l = lines(err)
+            assert.are.equal(2, #l)
+            assert.are.equal(KEYLESS_NOTE, l[1] .. "\n")
+            assert.truthy(l[2]:find("^octogen: the keyless trial is used up for this IP address %(30 requests a day%) "
+                .. "%(429 keyless_trial_exhausted, request req%-%d+%): it refills"), l[2])
+            assert.truthy(l[2]:find("get one at https://octogen.ai/dashboard/api-keys, then set OCTO_API_KEY", 1, true),
+                l[2])
+            assert.are.equal(1, #server:requests())
+        end)
+    end)
+
+    describe("explanations come from error classes and codes, not messages", function()
+        it("a 401 keyless_trial_endpoint_not_included exits 3 whatever its message says", function()
+            server:fault { path = "/v1/me", status = 401, times = 1,
+                body = cjson.encode { detail = { code = "keyless_trial_endpoint_not_included",
+                    message = "Rate limited: not found", getApiKey = "https://keys.example/get" } } }
+            local out, err, status = octogen { "me" }
+            assert.are.equal(3, status, err)
+            assert.are.equal("", out)
+            assert.truthy(err:find("^octogen: this needs an API key: the keyless trial covers search, lookup and "
+                .. "domains only %(401 keyless_trial_endpoint_not_included, request req%-%d+%): get one at "
+                .. "https://keys%.example/get, then set OCTO_API_KEY or pass %-%-api%-key%-file FILE%.\n$"), err)
+        end)
+
+        it("a 429 voyage_quota_exceeded exits 6 after one request, with the quota", function()
+            server:set_voyage_quota { monthly = 0 }
+            local out, err, status = octogen { "voyage", "start", "shop.example" }
+            assert.are.equal(6, status, err)
+            assert.are.equal("", out)
+            assert.truthy(err:find("^octogen: the voyage quota is used up %(429 voyage_quota_exceeded, "
+                .. "request req%-%d+%): calendar_month 0 of 0 used"), err)
+            assert.truthy(err:find("`octogen me` shows the quotas.\n", 1, true), err)
+            assert.are.equal(1, #recorded("/v1/voyage"))
+        end)
+    end)
+
+    describe("me", function()
+        it("prints the organization, key prefix, quotas and rate limit, or JSON", function()
+            local out, err, status = octogen { "me" }
+            assert.are.equal(0, status, err)
+            assert.are.equal("", err)
+            local me = assert(helpers.client(server, { api_key = mock.DEMO_KEY }):me())
+            local l = lines(out)
+            assert.are.equal("principal           api_key", l[1])
+            assert.are.equal("organization        " .. me.organization.name, l[2])
+            assert.are.equal("type                catalog_partner", l[4])
+            assert.truthy(out:find("\nkey prefix          " .. me.key.prefix:gsub("%p", "%%%0") .. "\n"), out)
+            assert.truthy(out:find("\nrate limit          %d+ requests a minute, %d+ left, full again at "
+                .. "%d%d%d%d%-%d%d%-%d%dT"), out)
+            assert.truthy(out:find("\nvoyages running     0 of 5\nvoyages this month  0 of 20, resets ", 1, false), out)
+
+            out, err, status = octogen { "me", "--format", "json" }
+            assert.are.equal(0, status, err)
+            local decoded = cjson.decode(out)
+            assert.are.equal(me.organization.id, decoded.organization.id)
+            assert.are.equal(me.key.prefix, decoded.key.prefix)
+            assert.are.equal("GET", server:last_request().method)
+            assert.are.equal("/v1/me", server:last_request().path)
+        end)
+    end)
+
+    describe("similar", function()
+        it("sends the URL as the source with the catalog and limit, and prints a page", function()
+            local url = mock.data.product_url
+            local out, err, status = octogen { "similar", url, "--catalog", "warrenlotas", "--limit", "3",
+                "--price-preference", "lower" }
+            assert.are.equal(0, status, err)
+            local reqs = recorded("/v1/products/more-like-this")
+            assert.are.equal(1, #reqs)
+            local body = helpers.body(reqs[1])
+            assert.are.same({ url = url }, body.source)
+            assert.are.same({ "warrenlotas" }, body.catalogs)
+            assert.are.equal(3, body.limit)
+            assert.are.equal("lower", body.price_preference)
+            local page = assert(client():more_like_this(url, { catalog = "warrenlotas", limit = 3,
+                price_preference = "lower" }))
+            local l = lines(out)
+            assert.are.equal(1 + #page.items, #l)
+            assert.truthy(l[1]:find("^TITLE%s+BRAND%s+PRICE%s+CATALOG%s+URL$"), l[1])
+            for i, item in ipairs(page.items) do
+                assert.are.equal(1, select(2, l[i + 1]:find(item.title, 1, true)) and 1 or 0, l[i + 1])
+            end
+            if page.next_cursor then
+                assert.are.equal("octogen: more results: add --cursor " .. page.next_cursor
+                    .. " for the next page, or --all for every page.\n", err)
+            end
+        end)
+
+        it("takes a UUID, and --all --format jsonl prints every item the library finds", function()
+            local expected = 0
+            for _ in client():items("more_like_this", { uuid = mock.data.product_uuid }, { limit = 100 }) do
+                expected = expected + 1
+            end
+            server:reset()
+            local out, err, status = octogen { "similar", mock.data.product_uuid, "--all", "--format", "jsonl" }
+            assert.are.equal(0, status, err)
+            assert.are.equal("", err)
+            assert.are.equal(expected, #lines(out))
+            local reqs = recorded("/v1/products/more-like-this")
+            assert.are.equal(math.max(1, math.ceil(expected / 100)), #reqs)
+            assert.are.same({ uuid = mock.data.product_uuid }, helpers.body(reqs[1]).source)
+            assert.are.equal(100, helpers.body(reqs[1]).limit)
+        end)
+
+        it("exits 4 for a product that is not indexed, and needs a key", function()
+            local out, err, status = octogen { "similar", mock.data.unknown_url }
+            assert.are.equal(4, status, err)
+            assert.are.equal("", out)
+            assert.truthy(err:find("^octogen: not found %(404 product_not_found, request req%-%d+%): no indexed "
+                .. "product has this URL or UUID; `octogen lookup URL` checks a URL%.\n$"), err)
+            server:reset()
+            out, err, status = octogen({ "similar", mock.data.product_url }, { env = { OCTO_API_KEY = false } })
+            assert.are.equal(3, status, err)
+            assert.are.equal("", out)
+            assert.are.equal(0, #server:requests())
+        end)
+    end)
+
+    describe("url-lists", function()
+        local function create(name)
+            local out, err, status = octogen { "url-lists", "create", name, "--format", "json" }
+            assert.are.equal(0, status, err)
+            return cjson.decode(out)
+        end
+
+        it("create, list, show and delete", function()
+            local out, err, status = octogen { "url-lists", "create", "spring drops" }
+            assert.are.equal(0, status, err)
+            assert.are.equal("", err)
+            local l = lines(out)
+            local id = l[1]:match("^id%s+(cul_[%w_]+)$")
+            assert.truthy(id, out)
+            assert.are.equal("name     spring drops", l[2])
+            assert.are.equal("status   provisioning", l[3])
+            assert.are.equal("urls     0", l[4])
+            assert.are.same({ name = "spring drops" }, helpers.body(server:last_request()))
+
+            out, err, status = octogen { "url-lists", "list" }
+            assert.are.equal(0, status, err)
+            l = lines(out)
+            assert.are.equal(2, #l)
+            assert.truthy(l[1]:find("^ID%s+NAME%s+STATUS%s+URLS%s+CREATED$"), l[1])
+            assert.truthy(l[2]:find("^" .. id .. "  spring drops  active%s+0  %d%d%d%d%-"), l[2])
+
+            out, err, status = octogen { "url-lists", "show", id, "--format", "json" }
+            assert.are.equal(0, status, err)
+            assert.are.equal(id, cjson.decode(out).url_list_id)
+            assert.are.equal("/v1/coverage/url-lists/" .. id, server:last_request().path)
+
+            out, err, status = octogen { "url-lists", "delete", id }
+            assert.are.equal(0, status, err)
+            assert.truthy(out:find("\nstatus            delete_pending\n", 1, true), out)
+            assert.are.equal("DELETE", server:last_request().method)
+        end)
+
+        it("exits 4 for an unknown list, and 8 for a sixth list, explaining each by its code", function()
+            local out, err, status = octogen { "url-lists", "show", "cul_nope" }
+            assert.are.equal(4, status, err)
+            assert.are.equal("", out)
+            assert.truthy(err:find("^octogen: not found %(404 url_list_not_found, request req%-%d+%): no URL list "
+                .. "has this id"), err)
+            for i = 1, 5 do create("list " .. i) end
+            out, err, status = octogen { "url-lists", "create", "list 6" }
+            assert.are.equal(8, status, err)
+            assert.are.equal("", out)
+            assert.truthy(err:find("^octogen: too many lists %(409 url_list_limit_exceeded, request req%-%d+%): "
+                .. "an organization may have 5 live lists"), err)
+            out, err, status = octogen { "url-lists", "create", "list 1" }
+            assert.are.equal(8, status, err)
+            assert.are.equal("", out)
+            assert.truthy(err:find("(409 url_list_name_conflict", 1, true), err)
+        end)
+
+        it("add reads a file (comments and blank lines skipped) and exits 9 listing the rejected URLs", function()
+            local id = create("adds").url_list_id
+            local path = os.tmpname()
+            write_file(path, "# shop URLs\nhttps://shop.example/p/1\n\n  not a url  \nhttps://shop.example/p/2\n")
+            local out, err, status = octogen { "url-lists", "add", id, path }
+            assert.are.equal(9, status, err)
+            assert.are.equal("submitted 3, accepted 2, rejected 1; 2 in the list\n\n"
+                .. "REJECTED URL  CODE         MESSAGE\n"
+                .. "not a url     invalid_url  URL must be an absolute http(s) URL with a host.\n", out)
+            assert.are.equal("octogen: 1 of 3 URLs were rejected (listed above).\n", err)
+            local reqs = recorded("/v1/coverage/url-lists/" .. id .. "/urls")
+            assert.are.equal(1, #reqs)
+            assert.are.equal('{"urls":["https://shop.example/p/1","not a url","https://shop.example/p/2"]}',
+                reqs[1].body)
+
+            -- the same from stdin, as JSON Lines: the rejected URL, counts on stderr
+            out, err, status = octogen({ "url-lists", "add", id, "--format", "jsonl" },
+                { stdin = "not a url\nhttps://shop.example/p/3\n" })
+            os.remove(path)
+            assert.are.equal(9, status, err)
+            assert.are.same({ url = "not a url", code = "invalid_url",
+                message = "URL must be an absolute http(s) URL with a host." }, cjson.decode(out))
+            assert.are.equal("octogen: submitted 2, accepted 1, rejected 1; 3 in the list\n"
+                .. "octogen: 1 of 2 URLs were rejected.\n", err)
+
+            -- nothing accepted: 5
+            out, err, status = octogen({ "url-lists", "remove", id, "-" }, { stdin = "not a url\n" })
+            assert.are.equal(5, status, err)
+            assert.truthy(out:find("^submitted 1, accepted 0, rejected 1; 3 in the list\n"), out)
+            assert.are.equal("octogen: none of the 1 URLs was accepted (see above).\n", err)
+            -- an empty file: usage
+            out, err, status = octogen({ "url-lists", "add", id }, { stdin = "# nothing\n\n" })
+            assert.are.equal(2, status)
+            assert.are.equal("", out)
+            assert.truthy(err:find("- has no URLs: put one URL on each line.", 1, true), err)
+        end)
+
+        it("sends 2,345 URLs in 3 batches, exits 0, and shows progress on a terminal", function()
+            local id = create("big").url_list_id
+            local parts = {}
+            for i = 1, 2345 do parts[i] = "https://shop.example/p/" .. i end
+            local path = os.tmpname()
+            write_file(path, table.concat(parts, "\n") .. "\n")
+            local out, err, status = octogen { "url-lists", "add", id, path }
+            assert.are.equal(0, status, err)
+            assert.are.equal("submitted 2345, accepted 2345, rejected 0; 2345 in the list\n", out)
+            assert.are.equal("", err)     -- stderr is no terminal: no progress
+            local reqs = recorded("/v1/coverage/url-lists/" .. id .. "/urls")
+            assert.are.equal(3, #reqs)
+            assert.are.same({ 1000, 1000, 345 }, { #helpers.body(reqs[1]).urls, #helpers.body(reqs[2]).urls,
+                #helpers.body(reqs[3]).urls })
+
+            local tty
+            tty, out = on_tty({ "url-lists", "remove", id, path }, nil)
+            os.remove(path)
+            if not tty then
+                pending("script(1) is not installed")
+                return
+            end
+            assert.are.equal("submitted 2345, accepted 2345, rejected 0; 0 in the list\n", out)
+            for _, s in ipairs { "1000/2345", "2000/2345", "2345/2345" } do
+                assert.truthy(tty:find("\r\27[Kremove  [", 1, true) and tty:find("]  " .. s .. " URLs", 1, true),
+                    s .. " in " .. tty)
+            end
+            assert.is_nil(out:find("\r", 1, true))
+        end)
+
+        it("exits 9 when a batch failed, naming why, the other batches done", function()
+            local id = create("flaky").url_list_id
+            server:fault { path = "/v1/coverage/url-lists/" .. id .. "/urls", status = 503, times = 1 }
+            local parts = {}
+            for i = 1, 1500 do parts[i] = "https://shop.example/p/" .. i end
+            local out, err, status = octogen({ "--max-retries", "0", "url-lists", "add", id, "-" },
+                { stdin = table.concat(parts, "\n") })
+            assert.are.equal(9, status, err)
+            assert.truthy(out:find("^submitted 1500, accepted 500, rejected 1000; 500 in the list\n"), out)
+            assert.truthy(out:find("\nhttps://shop%.example/p/1%s+batch_failed%s+service_unavailable\n"), out)
+            assert.truthy(err:find("octogen: a batch failed: the Octogen API failed (503 ", 1, true), err)
+            assert.truthy(err:find("octogen: 1000 of 1500 URLs were rejected (listed above).\n", 1, true), err)
+        end)
+
+        it("check prints each URL present or not, in input order; urls lists them", function()
+            local id = create("checks").url_list_id
+            local _, err, status = octogen({ "url-lists", "add", id }, { stdin = "https://shop.example/p/1\n" })
+            assert.are.equal(0, status, err)
+            local out
+            out, err, status = octogen({ "url-lists", "check", id },
+                { stdin = "https://shop.example/p/9\nhttps://shop.example/p/1\n" })
+            assert.are.equal(0, status, err)
+            local l = lines(out)
+            assert.are.equal(3, #l)
+            assert.truthy(l[1]:find("^URL%s+PRESENT%s+ADDED$"), l[1])
+            assert.truthy(l[2]:find("^https://shop%.example/p/9  no       %-$"), l[2])
+            assert.truthy(l[3]:find("^https://shop%.example/p/1  yes      %d%d%d%d%-"), l[3])
+            assert.are.equal("octogen: 1 of 2 URLs present\n", err)
+            assert.are.equal("/v1/coverage/url-lists/" .. id .. "/urls/contains", server:last_request().path)
+
+            out, err, status = octogen { "url-lists", "urls", id, "--format", "jsonl" }
+            assert.are.equal(0, status, err)
+            assert.are.equal("https://shop.example/p/1", cjson.decode(out).url)
+            out, err, status = octogen { "url-lists", "urls", id, "--all", "--format", "json" }
+            assert.are.equal(0, status, err)
+            assert.are.equal(1, #cjson.decode(out))
+            assert.are.equal("limit=100", server:last_request().query)
+        end)
+    end)
+
+    describe("voyage", function()
+        it("start (started, then joined), list and show", function()
+            local out, err, status = octogen { "voyage", "start", "https://www.shop.example/collections/x" }
+            assert.are.equal(0, status, err)
+            local l = lines(out)
+            assert.are.equal("voyage    started", l[1])
+            local task_id = l[2]:match("^task id   (%S+)$")
+            assert.truthy(task_id, out)
+            assert.are.equal("domain    shop.example", l[3])
+            assert.are.same({ domain = "https://www.shop.example/collections/x" }, helpers.body(server:last_request()))
+
+            out, err, status = octogen { "voyage", "start", "shop.example", "--format", "json" }
+            assert.are.equal(0, status, err)
+            local res = cjson.decode(out)
+            assert.is_false(res.created)
+            assert.are.equal(task_id, res.task.task_id)
+
+            out, err, status = octogen { "voyage", "list" }
+            assert.are.equal(0, status, err)
+            l = lines(out)
+            assert.are.equal(2, #l)
+            assert.truthy(l[2]:find("^" .. task_id .. "  shop%.example  queued"), l[2])
+
+            out, err, status = octogen { "voyage", "show", task_id }
+            assert.are.equal(0, status, err)
+            assert.are.equal("task id   " .. task_id, lines(out)[1])
+            out, err, status = octogen { "voyage", "show", "vt_nope" }
+            assert.are.equal(4, status, err)
+            assert.are.equal("", out)
+            assert.truthy(err:find("(404 voyage_not_found", 1, true), err)
+        end)
+    end)
+
+    it("tells which setting octogen.client refused: 2 for --base-url or --timeout, 3 for the key", function()
+        local out, err, status = octogen { "--base-url", "ftp://x.example/v1", "catalogs" }
+        assert.are.equal(2, status, err)
+        assert.are.equal("", out)
+        assert.truthy(err:find("^octogen: bad base URL %(.*%): check %-%-base%-url or OCTOGEN_BASE_URL%.\n$"), err)
+        out, err, status = octogen { "--timeout", "0", "catalogs" }
+        assert.are.equal("", out)
+        assert.are.equal(2, status, err)
+        assert.truthy(err:find("^octogen: bad %-%-timeout %(.*%)%.\n$"), err)
+        out, err, status = octogen({ "catalogs" }, { env = { OCTO_API_KEY = "octo two words" } })
+        assert.are.equal("", out)
+        assert.are.equal(3, status, err)
+        assert.truthy(err:find("^octogen: the API key is malformed %(.*%): check OCTO_API_KEY or the key file%.\n$"),
+            err)
+        assert.is_nil(err:find("two words", 1, true), err)
+        assert.are.equal(0, #server:requests())
+    end)
+
     it("examples/cli_session.sh runs, each step exiting as it shows", function()
         local cmd = "env -u OCTOGEN_PLATFORM_API_KEY OCTO_API_KEY=" .. mock.DEMO_KEY
             .. " OCTOGEN_BASE_URL=" .. shell_quote(server.base_url)
@@ -540,7 +980,9 @@ describe("bin/octogen", function()
         p:close()
         assert.truthy(out:find("exit 0\n$"), out)
         for _, s in ipairs { "$ octogen catalogs\n", "\n" .. mock.data.hoodie_count .. "\n", "submitted 4, accepted 2, rejected 2",
-            "[exit status 9]", "[exit status 7]" } do
+            "[exit status 9]", "[exit status 7]",
+            "$ octogen domains --host shop.nowhere.example\n", "[exit status 4]",
+            "submitted 2, accepted 1, rejected 1; 1 in the list\n", "octogen: 1 of 2 URLs present\n" } do
             assert.truthy(out:find(s, 1, true), s .. " not in:\n" .. out)
         end
         assert.is_nil(out:find("!! expected", 1, true), out)
@@ -570,7 +1012,8 @@ describe("bin/octogen", function()
             end
             local same = octogen { "search", "--help" }
             assert.are.equal(out, same)
-            for _, command in ipairs { "catalogs", "search", "lookup", "refresh", "request", "help" } do
+            for _, command in ipairs { "catalogs", "search", "lookup", "similar", "domains", "me", "refresh",
+                "url-lists", "voyage", "request", "help" } do
                 local text = octogen { "help", command }
                 assert.truthy(text:find("Exit status:", 1, true), command)
                 for _, line in ipairs(lines(text)) do assert.is_true(ulen(line) <= 80, line) end

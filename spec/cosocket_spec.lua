@@ -41,6 +41,10 @@ local FILES = {
     "spec/hostile_core_spec.lua",
     "spec/async_spec.lua",
     "spec/private_state_spec.lua",
+    "spec/request_spec.lua",
+    "spec/rate_limit_spec.lua",
+    "spec/platform_spec.lua",
+    "spec/conformance_spec.lua",
 }
 -- The cosocket-only cases (TLS, the pool, resolver, proxy, transport = "curl").
 local CASES = "spec/support/ngx_runner/cosocket_cases.lua"
