@@ -137,10 +137,10 @@ dist-check: dist
 PREFIX  ?= /usr/local
 LUA_ABI := $(if $(filter luajit,$(LUA)),5.1,$(LUA))
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/transport
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen
 	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/octogen/core.so
-	install -m 644 lua/octogen/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/
-	install -m 644 lua/octogen/transport/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/octogen/transport/
+	@cd lua && find octogen -name '*.lua' | while read f; do \
+	  install -D -m 644 "$$f" "$(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/$$f" || exit 1; done
 	@if [ -f bin/octogen ]; then install -d $(DESTDIR)$(PREFIX)/bin && \
 	  install -m 755 bin/octogen $(DESTDIR)$(PREFIX)/bin/octogen; fi
 
