@@ -1,7 +1,6 @@
 -- The API's rate limits (contract section 11.12): which 429 codes are
 -- retried and how often, and the client-wide pause a 429 with Retry-After
 -- starts, over blocking and started calls alike.
-local octogen = require "octogen"
 local helpers = require "spec.support.helpers"
 local mock = helpers.mock
 local socket = require "socket"
@@ -80,7 +79,7 @@ describe("the client-wide pause after a 429 with Retry-After", function()
     it("holds calls started after the 429 too: none reaches the server before the pause ends", function()
         local sent = {}
         local client = helpers.client(server, { max_retries = 0,
-            on_request = function(info) sent[#sent + 1] = socket.gettime() end })
+            on_request = function() sent[#sent + 1] = socket.gettime() end })
         server:fault { path = "/v1/catalogs", status = 429, retry_after = 1, times = 1 }
         local _, err = client:start("list_catalogs"):result()
         assert.equal(429, err.status_code)
@@ -101,7 +100,7 @@ describe("the client-wide pause after a 429 with Retry-After", function()
     it("holds the other calls of client:all while one of them waits for its retry", function()
         local sent = {}
         local client = helpers.client(server, { max_retries = 1, retry = { jitter = 0 },
-            on_request = function(info) sent[#sent + 1] = socket.gettime() end })
+            on_request = function() sent[#sent + 1] = socket.gettime() end })
         server:fault { path = "/v1/catalogs", status = 429, retry_after = 1, times = 1 }
         local t0 = socket.gettime()
         local results = client:all({ { "list_catalogs" }, { "list_catalogs" }, { "list_catalogs" } },
