@@ -176,7 +176,7 @@ sanitize:
 
 VALGRIND_SCRIPT := spec/support/valgrind_script.lua
 VALGRIND_SPECS  := spec/private_state_spec.lua spec/hostile_core_spec.lua \
-                   spec/reentry_spec.lua spec/hostile_calls_spec.lua
+                   spec/reentry_spec.lua spec/hostile_calls_spec.lua spec/request_spec.lua
 VALGRIND_FLAGS  := --tool=memcheck --leak-check=full \
                    --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
                    --show-leak-kinds=definite,indirect --track-origins=yes \

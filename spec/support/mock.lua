@@ -36,6 +36,8 @@ local M = {}
 M.KEY = "octo_test_key"
 M.DEMO_KEY = "octo_demo_key"
 M.LIMITED_KEY = "octo_limited_key"
+M.MERCHANT_KEY = "octo_merchant_key"   -- a merchant org: 403 api_key_org_type_forbidden everywhere
+M.ADMIN_KEY = "octo_admin_key"         -- principal super_admin, no organization
 
 local START_TIMEOUT = 5     -- seconds until the server must answer
 local STOP_TIMEOUT = 4      -- seconds of graceful shutdown before TERM/KILL
@@ -176,8 +178,10 @@ function Server:reset()
     return self
 end
 
---- Recorded /v1 requests, oldest first: {method, path, query, headers (lower-case
---- names), body, connection, connection_requests}.
+--- Recorded /v1 requests, oldest first: {method, path (as sent, still
+--- percent-encoded), decoded_path (nginx's decoded form, which fault rules
+--- match), query, headers (lower-case names), body, connection,
+--- connection_requests}.
 function Server:requests()
     local list = self:_control("GET", "/requests")
     for _, r in ipairs(list) do
@@ -193,9 +197,12 @@ function Server:last_request()
     return list[#list]
 end
 
---- Add one fault rule, or an array of rules. A rule: {path, method, times,
---- latency_ms, status, body, headers, retry_after, mode, seconds, depth,
---- interval}; see spec/support/mock/mockserver.lua.
+--- Add one fault rule, or an array of rules. A rule: {path, path_prefix,
+--- method, times, latency_ms, status, body, headers, retry_after, mode,
+--- seconds, depth, interval, code, detail}; see
+--- spec/support/mock/mockserver.lua. Without a body, code = "x" answers
+--- {"detail":"x"} and detail = <any value> answers {"detail":<value>}:
+---     server:fault{status = 429, code = "concurrency_limit_exceeded", retry_after = 1}
 function Server:fault(rules)
     return self:_control("POST", "/faults", cjson.encode(rules))
 end
@@ -203,6 +210,55 @@ end
 --- Fault rules not yet used up.
 function Server:faults()
     return self:_control("GET", "/faults")
+end
+
+--- POST a control call: server:control("/domains", {domains = {...}}) goes
+--- to /_mock/domains. body: a table (JSON-encoded) or a string. Returns the
+--- decoded answer; raises unless the mock answered 200.
+function Server:control(path, body)
+    if type(body) ~= "string" then body = cjson.encode(body or {}) end
+    return self:_control("POST", path, body)
+end
+
+--- Settings (POST /_mock/config); every one is restored by reset():
+---   newest = true       GET /catalogs and POST /products/refresh answer 404
+---                       {"detail":"Not Found"} (section 11.14); default false
+---   keyless_limit = n   keyless-trial requests per client IP (default 30)
+---   voyage_monthly = n, voyage_concurrent = n   voyage quotas (20, 5)
+---   url_list_capacity = n   URLs per list (100000)
+---   url_list_limit = n      live lists per organization (5)
+--- Returns every setting.
+function Server:configure(settings)
+    return self:control("/config", settings)
+end
+
+--- Replace the GET /domains set (a new ETag); nil restores the default.
+--- Entries: {host =, catalog =, catalogDisplayName = (default: the
+--- catalog's name)}. Returns {ok = true, etag = the new ETag}.
+function Server:set_domains(list)
+    if list == nil then return self:control("/domains", "{}") end
+    return self:control("/domains", { domains = list })
+end
+
+--- Keyless-trial allowance per client IP; used = n (optional) sets how many
+--- 127.0.0.1 has already spent.
+function Server:set_keyless_limit(n, used)
+    return self:control("/keyless", { limit = n, used = used })
+end
+
+--- Voyage quotas: {monthly = n, concurrent = n} (either may be left out).
+function Server:set_voyage_quota(t)
+    return self:control("/voyage_quota", t)
+end
+
+--- Move a voyage along: fields {status, phase, progressPercent, result,
+--- error} (wire names). status "completed" fills in phase, progress and a
+--- result when left out. Returns the task as GET /voyage/{id} shows it.
+function Server:update_voyage(task_id, fields)
+    local body = {}
+    for k, v in pairs(fields or {}) do body[k] = v end
+    body.taskId = task_id
+    return self:control("/voyage_update", body)
 end
 
 --- {requests = recorded /v1 requests, connections = distinct connections}

@@ -18,6 +18,41 @@ M.KEYS = {
     octo_test_key = { "warrenlotas", "tidepool", "lumen-home" },
     octo_demo_key = { "warrenlotas", "tidepool", "lumen-home" },
     octo_limited_key = { "tidepool" },
+    -- a merchant organization's key: refused (403) on every /v1 route
+    octo_merchant_key = { "warrenlotas", "tidepool", "lumen-home" },
+    -- a super-admin: every catalog, no organization
+    octo_admin_key = { "warrenlotas", "tidepool", "lumen-home", "northwind" },
+}
+
+-- Who is behind each key (GET /me). org: nil for a super-admin. Each key is
+-- its own organization, so voyages and URL lists of one key are invisible
+-- to the others. key.source nil: left out of /me (unknown).
+M.PRINCIPALS = {
+    octo_test_key = {
+        principal = "api_key",
+        org = { id = "5b0f8a52-3c1e-4d7a-9f10-6e2b7c4d8a01", name = "Acme Developer", slug = "acme-developer",
+                type = "catalog_partner" },
+        key = { id = "test", prefix = "octo_live_3f9c1a2b4d", source = "ui" },
+    },
+    octo_demo_key = {
+        principal = "api_key",
+        org = { id = "9d2e4f60-7a1b-4c3d-8e5f-0a1b2c3d4e02", name = "Demo Labs", slug = "demo-labs",
+                type = "catalog_partner" },
+        key = { id = "demo", prefix = "octo_live_7e2d9c0a51", source = "ui" },
+    },
+    octo_limited_key = {
+        principal = "api_key",
+        org = { id = "1c3e5a70-2b4d-4f6a-8c0e-1a2b3c4d5e03", name = "Limited Co", slug = "limited-co",
+                type = "catalog_partner" },
+        key = { id = "limited", prefix = "octo_live_0b8a6f4e22" },
+    },
+    octo_merchant_key = {
+        principal = "api_key",
+        org = { id = "7f6e5d4c-3b2a-4190-8877-665544332204", name = "Merchant Shop", slug = "merchant-shop",
+                type = "merchant" },
+        key = { id = "merchant", prefix = "octo_live_c4d3e2f1a0", source = "ui" },
+    },
+    octo_admin_key = { principal = "super_admin" },
 }
 
 -- kind: which product types the catalog sells; n: generated products.
@@ -350,6 +385,8 @@ local function facet_matches(p, facet)
     return false
 end
 
+M.facet_matches = facet_matches
+
 --- Lowercased keywords of a query string (array; empty for nil or blank).
 function M.keywords(q)
     local words = {}
@@ -455,6 +492,28 @@ function M.find_url(db, url, catalogs, strict)
     return out
 end
 
+--- The default GET /domains set: one entry per (host, catalog), sorted by
+--- host then catalog. Every catalog's host, plus a www. alias of
+--- warrenlotas.com and the host collab.example that two catalogs share
+--- (its collab products are in both).
+function M.domains()
+    local out = {}
+    for _, c in ipairs(M.CATALOGS) do
+        out[#out + 1] = { host = c.host, catalog = c.key, catalogDisplayName = c.name }
+    end
+    local by_key = {}
+    for _, c in ipairs(M.CATALOGS) do by_key[c.key] = c end
+    out[#out + 1] = { host = "www.warrenlotas.com", catalog = "warrenlotas",
+                      catalogDisplayName = by_key.warrenlotas.name }
+    out[#out + 1] = { host = M.SHARED_HOST, catalog = "warrenlotas", catalogDisplayName = by_key.warrenlotas.name }
+    out[#out + 1] = { host = M.SHARED_HOST, catalog = "tidepool", catalogDisplayName = by_key.tidepool.name }
+    table.sort(out, function(a, b)
+        if a.host ~= b.host then return a.host < b.host end
+        return a.catalog < b.catalog
+    end)
+    return out
+end
+
 --- Facts the specs need, computed from the same data as the server.
 function M.facts(db)
     db = db or M.build()
@@ -494,6 +553,23 @@ function M.facts(db)
         unknown_url = "https://warrenlotas.com/products/does-not-exist",
         hoodie_count = #hoodies,
         hoodie_query = { catalog = "warrenlotas", q = "hoodie" },
+        -- GET /domains (default set) and coverage
+        domains = M.domains(),
+        shared_domain_host = M.SHARED_HOST,                 -- catalogs warrenlotas and tidepool
+        shared_domain_catalogs = { "tidepool", "warrenlotas" }, -- in /domains (sorted) order
+        www_domain_host = "www.warrenlotas.com",           -- an alias of warrenlotas.com
+        covered_hosts = { "collab.example", "lumenhome.example", "northwind.example", "tidepool.example",
+                          "warrenlotas.com" },
+        -- more-like-this: a source and how many similar products it has
+        mlt_url = wl[1].url,
+        mlt_uuid = wl[1].uuid,
+        mlt_catalog = "warrenlotas",
+        mlt_count = (function()
+            local n = 0
+            for _, p in ipairs(wl) do if p.type == wl[1].type and p ~= wl[1] then n = n + 1 end end
+            return n
+        end)(),
+        principals = M.PRINCIPALS,
     }
 end
 

@@ -1,8 +1,22 @@
 -- Handlers of the mock Octogen API, run inside nginx (lua-nginx-module).
 --
---   /v1/...      the API (auth, catalogs, search, lookup, refresh), every
---                request recorded before any fault rule is applied
+--   /v1/...      the API (auth, catalogs, search, lookup, refresh; the newer
+--                operations of octogen-api.md section 11 are in
+--                mockplatform.lua), every request recorded before any fault
+--                rule is applied
 --   /_mock/...   control API for the tests (no auth, not recorded)
+--
+-- Authentication (section 11.2, 11.11):
+--   no Authorization header   the keyless trial: POST /products/search,
+--                             POST /products/lookup (not on_demand_only: 401
+--                             keyless_trial_capability_not_included) and GET
+--                             /domains are served with every catalog, 30 a
+--                             client IP (POST /_mock/keyless {"limit": n}),
+--                             then 429 keyless_trial_exhausted; any other
+--                             /v1 path: 401 keyless_trial_endpoint_not_included
+--   "Bearer" + nothing        401 "Invalid API key"
+--   another scheme            401 "Authorization Bearer token required"
+--   octo_merchant_key         403 api_key_org_type_forbidden everywhere
 --
 -- nginx runs one worker, so state kept in the shared dicts is changed by one
 -- Lua VM; nothing yields between reading and writing a value.
@@ -10,6 +24,7 @@
 local data = require "mockdata"
 local json = require "mockjson"
 local cjson = require "cjson"
+local platform = require "mockplatform"
 
 local ngx = ngx
 local null, array = json.null, json.array
@@ -102,9 +117,13 @@ local function item_json(p, scored)
     return s
 end
 
+local H = {}   -- helpers for mockplatform, filled in below
+
 function M.init()
     DB = data.build()
     M.db = DB
+    H.db = DB
+    platform.bind(H)
 end
 
 ---------------------------------------------------------------------------
@@ -254,26 +273,38 @@ local function url_ok(url)
     return data.normalize_url(url) ~= nil
 end
 
+H.detail, H.ok, H.verr, H.validation = detail, ok, verr, validation
+H.object_body, H.extra_keys, H.check_string, H.check_enum, H.check_bool, H.is_list =
+    object_body, extra_keys, check_string, check_enum, check_bool, is_list
+H.item_json = function(p, scored) return item_json(p, scored) end
+H.RATE_LIMIT = RATE_LIMIT
+
 ---------------------------------------------------------------------------
 -- auth and grants
 
+-- The caller behind a present Authorization header: {key, grants,
+-- principal (mockdata.PRINCIPALS)}, or nil and the 401.
 local function authenticate()
     local h = ngx.var.http_authorization
     if type(h) ~= "string" then return nil, detail(401, "Authorization Bearer token required",
         { ["WWW-Authenticate"] = "Bearer" }) end
-    local scheme, token = h:match("^%s*(%S+)%s+(%S+)%s*$")
+    local scheme, token = h:match("^%s*(%S+)%s*(.-)%s*$")
     if not scheme or scheme:lower() ~= "bearer" then
         return nil, detail(401, "Authorization Bearer token required", { ["WWW-Authenticate"] = "Bearer" })
     end
+    if token == "" or token:find("%s") then return nil, detail(401, "Invalid API key") end
+    local key = token
     local grants = data.grants(token)
     if not grants then
         -- an OAuth2 access token from /oauth/token, until it expires
         local expiry = state:get("token:" .. token)
-        if expiry and expiry > ngx.now() then grants = data.grants("octo_test_key") end
+        if expiry and expiry > ngx.now() then key = "octo_test_key"; grants = data.grants(key) end
     end
     if not grants then return nil, detail(401, "Invalid API key") end
-    return grants
+    return { key = key, grants = grants, principal = data.PRINCIPALS[key] or { principal = "api_key" } }
 end
+
+local ALL_CATALOGS  -- the keyless trial's grants: every catalog
 
 ---------------------------------------------------------------------------
 -- POST /oauth/token: OAuth2 client credentials (RFC 6749 section 4.4).
@@ -707,20 +738,86 @@ end
 ---------------------------------------------------------------------------
 -- routing
 
+local function by_grants(f)
+    return function(who, raw) return f(who.grants, raw) end
+end
+
+-- path -> { METHOD = handler(who, raw, method, param) }
 local ROUTES = {
-    ["/v1/catalogs"] = { "GET", function(grants) return catalogs(grants) end },
-    ["/v1/products/search"] = { "POST", search },
-    ["/v1/products/lookup"] = { "POST", lookup },
-    ["/v1/products/refresh"] = { "POST", refresh },
+    ["/v1/catalogs"] = { GET = by_grants(catalogs), retired = true },
+    ["/v1/products/search"] = { POST = by_grants(search) },
+    ["/v1/products/lookup"] = { POST = by_grants(lookup) },
+    ["/v1/products/refresh"] = { POST = by_grants(refresh), retired = true },
+    ["/v1/products/more-like-this"] = { POST = platform.more_like_this },
+    ["/v1/products/resolve-from-html"] = { POST = platform.resolve_from_html },
+    ["/v1/domains"] = { GET = function() return platform.domains() end },
+    ["/v1/me"] = { GET = platform.me },
+    ["/v1/voyage"] = { GET = platform.voyage, POST = platform.voyage },
+    ["/v1/coverage/url-lists"] = { GET = platform.url_lists, POST = platform.url_lists },
 }
 
-local function route(method, uri, raw)
+-- Routes with one path parameter, matched on the raw (still
+-- percent-encoded) path so an encoded "/" stays inside the parameter.
+local PARAM_ROUTES = {
+    { "^/v1/voyage/([^/]+)$", { GET = platform.voyage_task } },
+    { "^/v1/coverage/url%-lists/([^/]+)$", { GET = platform.url_list, DELETE = platform.url_list } },
+    { "^/v1/coverage/url%-lists/([^/]+)/urls$", { GET = platform.urls, POST = platform.urls } },
+    { "^/v1/coverage/url%-lists/([^/]+)/urls/remove$", { POST = platform.remove_urls } },
+    { "^/v1/coverage/url%-lists/([^/]+)/urls/contains$", { POST = platform.contains_urls } },
+}
+
+local KEYLESS = { ["POST /v1/products/search"] = true, ["POST /v1/products/lookup"] = true,
+                  ["GET /v1/domains"] = true }
+
+local function raw_path()
+    return (ngx.var.request_uri or ""):match("^[^?]*")
+end
+
+local function find_route(uri)
     local r = ROUTES[uri]
+    if r then
+        if r.retired and platform.config.newest then return nil end
+        return r, nil
+    end
+    local path = raw_path()
+    for _, pr in ipairs(PARAM_ROUTES) do
+        local p = path:match(pr[1])
+        if p then return pr[2], ngx.unescape_uri(p) end
+    end
+    return nil
+end
+
+local function allowed(r)
+    local list = {}
+    for _, m in ipairs { "GET", "POST", "DELETE" } do if r[m] then list[#list + 1] = m end end
+    return concat(list, ", ")
+end
+
+local function route(method, uri, raw)
+    local r, param = find_route(uri)
+    if ngx.var.http_authorization == nil and uri:sub(1, 4) == "/v1/" then
+        -- the keyless trial (section 11.11): checked before routing, like
+        -- a gateway in front of the API
+        if not (r and r[method] and KEYLESS[method .. " " .. uri]) then
+            return platform.keyless_refusal(401, "keyless_trial_endpoint_not_included")
+        end
+        local refusal = platform.keyless_admit(method .. " " .. uri, raw)
+        if refusal then return refusal end
+        if not ALL_CATALOGS then
+            ALL_CATALOGS = {}
+            for _, c in ipairs(DB.catalogs) do ALL_CATALOGS[#ALL_CATALOGS + 1] = c.key end
+        end
+        return r[method]({ keyless = true, grants = ALL_CATALOGS, principal = { principal = "keyless" } },
+            raw, method, param)
+    end
     if not r then return detail(404, "Not Found") end
-    if method ~= r[1] then return detail(405, "Method Not Allowed", { Allow = r[1] }) end
-    local grants, err = authenticate()
-    if not grants then return err end
-    return r[2](grants, raw)
+    local handler = r[method]
+    if not handler then return detail(405, "Method Not Allowed", { Allow = allowed(r) }) end
+    local who, err = authenticate()
+    if not who then return err end
+    local org = who.principal.org
+    if org and org.type ~= "catalog_partner" then return detail(403, "api_key_org_type_forbidden") end
+    return handler(who, raw, method, param)
 end
 
 ---------------------------------------------------------------------------
@@ -751,7 +848,8 @@ local function take_fault(uri, method)
     if not raw then return nil end
     local rules = cjson.decode(raw)
     for i, rule in ipairs(rules) do
-        local path_ok = absent(rule.path) or rule.path == uri
+        local path_ok = (absent(rule.path) or rule.path == uri)
+            and (absent(rule.path_prefix) or uri:sub(1, #tostring(rule.path_prefix)) == rule.path_prefix)
         local method_ok = absent(rule.method) or tostring(rule.method):upper() == method
         if path_ok and method_ok then
             if type(rule.times) == "number" then
@@ -848,7 +946,16 @@ local function apply_fault(rule, uri, method, raw)
             headers["X-RateLimit-Remaining"] = "0"
         end
         local body = rule.body
-        if absent(body) then body = default_body(status, uri) end
+        if absent(body) then
+            -- rule.detail: any detail value; rule.code: a bare code string
+            if rule.detail ~= nil then
+                body = json.encode({ detail = rule.detail })
+            elseif not absent(rule.code) then
+                body = json.encode({ detail = tostring(rule.code) })
+            else
+                body = default_body(status, uri)
+            end
+        end
         return send(status, tostring(body), headers, headers["Content-Type"])
     end
 
@@ -946,8 +1053,10 @@ local function record(method, uri, raw)
     -- last bytes, and with it in the middle every line of a benchmark fell
     -- into one hash chain (the mock slowed down as the run went on).
     local rec = cjson.encode({
-        method = method, path = uri, query = ngx.var.args or "", headers = headers, body = raw,
-        connection = connection,
+        -- path: as sent (still percent-encoded); decoded_path: nginx's
+        -- decoded, dot-segment-resolved form (what fault rules match)
+        method = method, path = raw_path(), decoded_path = uri, query = ngx.var.args or "", headers = headers,
+        body = raw, connection = connection,
     })
     rec = rec:sub(1, -2) .. ',"connection_requests":' .. tonumber(ngx.var.connection_requests) .. "}"
     local n = state:incr("req_n", 1, 0)
@@ -962,6 +1071,7 @@ end
 local function control(uri, method)
     ngx.ctx.request_id = nil
     if uri == "/_mock/reset" and method == "POST" then
+        platform.reset()
         state:delete("faults")
         state:delete("used")
         state:delete("req_n")
@@ -1009,6 +1119,8 @@ local function control(uri, method)
             requests = state:get("req_n") or 0, connections = conns:get("conn_n") or 0,
         }))
     end
+    local res = platform.control(uri, method, read_body())
+    if res then return send(res.status, res.body, res.headers) end
     return send(404, '{"detail":"Not Found"}')
 end
 
