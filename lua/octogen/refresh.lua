@@ -68,10 +68,7 @@ end
 -- certificate refused, no token to send, a closed client) would fail every
 -- batch the same way.
 local function ends_call(err)
-    if retry.retryable(err) then return false end
-    local s = err.status_code
-    if type(s) == "number" and s >= 200 and s < 300 then return false end
-    return not is_data(err)
+    return retry.ends_call(err) and not is_data(err)
 end
 
 -- What the server wrote where a string belongs, as a string.

@@ -43,6 +43,16 @@ function M.retryable(err)
     return RETRY_STATUS[err.status_code] == true
 end
 
+--- Does `err` concern a request as a whole, so that the same request (or
+-- the next batch of a batched call) would fail the same way? Not for a
+-- transient failure, nor for a 2xx whose body was not what was promised
+-- (a broken answer). Batched calls (refresh, URL lists) stop on these.
+function M.ends_call(err)
+    if M.retryable(err) then return false end
+    local s = err.status_code
+    return not (type(s) == "number" and s >= 200 and s < 300)
+end
+
 --- How many retries `err` may have when the call allows max_retries:
 -- 0 for what is not transient, one more than max_retries for
 -- concurrency_limit_exceeded (when retries are on at all).

@@ -96,13 +96,9 @@ local function check_urls(urls, level)
 end
 
 -- Errors that concern the request as a whole end the call (the list is
--- gone or being deleted, the key is refused, ...); transient ones (as
--- retry.retryable defines them) and broken answers sink only their batch.
-local function ends_call(err)
-    if retry.retryable(err) then return false end
-    local s = err.status_code
-    return not (type(s) == "number" and s >= 200 and s < 300)
-end
+-- gone or being deleted, the key is refused, ...); transient ones and
+-- broken answers sink only their batch.
+local ends_call = retry.ends_call
 
 local function text(v, default)
     if type(v) == "string" then return v end
