@@ -631,7 +631,8 @@ function M.send(self, method, path, body, expect, call)
             if paused > policy.max_retry_after then
                 local cause = config.paused_by
                 local err = errors.new("RateLimitError", format("Octogen API asked this client to wait %d " ..
-                    "more seconds (HTTP 429 %s); nothing was sent", math.ceil(paused), cause.code or ""), {
+                    "more seconds (HTTP 429%s); nothing was sent", math.ceil(paused),
+                    cause.code and (" " .. cause.code) or ""), {
                     status_code = 429, code = cause.code, retry_after = math.ceil(paused), paused = true,
                     method = method, url = url, attempts = attempt - 1,
                 })
