@@ -23,15 +23,15 @@ WARN    := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
 ifdef CI
   WARN  += -Werror
 endif
-PKG_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) libcurl yajl)
-PKG_LIBS   = $(shell pkg-config --libs libcurl yajl)
+PKG_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) libcurl yajl libcrypto)
+PKG_LIBS   = $(shell pkg-config --libs libcurl yajl libcrypto)
 
 # What the specs, examples and benchmarks need to find the module in the
 # checkout, without installing it.
 RUN_ENV = LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 BUSTED  = $(RUN_ENV) OCTOGEN_TEST_LUA=$(LUA_BIN) $(LUA_BIN) /usr/bin/busted
 
-.PHONY: all deps test test-all demo bench soak lint doc clean rock rock-check dist dist-check install contract-sync
+.PHONY: all deps test test-all demo bench bench-fleet soak lint doc clean rock rock-check dist dist-check install contract-sync
 
 all: $(MODULE)
 
@@ -78,6 +78,15 @@ bench: deps
 	@$(MAKE) --no-print-directory all LUA=luajit
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/throughput.lua
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/openresty/run.lua
+
+# make bench-fleet: bench/fleet/run.lua: 2 nginx x 4 workers against the
+# mock's per-organization limit, without and with a shared Redis store
+# (about 30 s; printed, never asserted).
+bench-fleet: deps
+	@sh .ci/install-deps wrk redis-server
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all LUA=luajit
+	$(RUN_ENV) $(LUA_BIN) bench/fleet/run.lua
 
 soak: deps
 	@$(MAKE) --no-print-directory all

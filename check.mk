@@ -113,7 +113,7 @@ $(SAN_DIR)/flags: FORCE
 $(SAN_DIR)/obj/%.o: csrc/%.c $(HEADERS) $(SAN_DIR)/flags
 	@mkdir -p $(dir $@)
 	$(SAN_CC) -O1 -g $(SAN_FLAGS) $(SAN_WARN) -fPIC \
-	  $(shell pkg-config --cflags $(CHECK_LUA_PC) libcurl yajl) -c $< -o $@
+	  $(shell pkg-config --cflags $(CHECK_LUA_PC) libcurl yajl libcrypto) -c $< -o $@
 
 $(SAN_MODULE): $(SAN_OBJECTS) $(SAN_DIR)/flags
 	@mkdir -p $(dir $@)

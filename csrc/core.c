@@ -121,6 +121,7 @@ int luaopen_octogen_core(lua_State *L)
     convert_register(L);
     response_register(L);
     wire_register(L);
+    digest_register(L);
     /* Here, not in errors.c: the annotations spec reads every field that
      * file sets as a field of error objects. */
     lua_pushcfunction(L, errors_transport_error);

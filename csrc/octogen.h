@@ -180,6 +180,7 @@ typedef enum {
 typedef struct {
     int top;            /* JSON_TOP_*, or -1 for any */
     int allow_304;      /* a 304 is `true, meta` (meta.not_modified) */
+    int keep_body;      /* meta.body: the answer's bytes too (the cache keeps them) */
     char member[64];    /* "" for none */
     int member_kind;    /* JSON_KIND_* */
 } shape;
@@ -244,6 +245,9 @@ enum {
 
 /* errors.c */
 void errors_register(lua_State *L);
+
+/* digest.c: core.sha256, for the shared store */
+void digest_register(lua_State *L);
 int errors_transport_error(lua_State *L);
 void errors_push_kind(lua_State *L, transport_kind kind, const char *message,
                       const octogen_answer *a, int header_idx);

@@ -62,13 +62,16 @@ static int kind_named(const char *s, size_t n, int array, int object)
 /* expect is "array", "object", or "object NAME:KIND" where the top-level
  * member NAME, when present and not null, must be of KIND ("array" or
  * "object"); NULL accepts any JSON. A leading "304 " (and NULL) lets a
- * 304 Not Modified through as `true, meta` with meta.not_modified. arg
- * is the argument it came from. */
+ * 304 Not Modified through as `true, meta` with meta.not_modified. A
+ * leading "keep_body " (then "keep_body any" for any JSON) also puts the
+ * answer's bytes in meta.body, for the cache. arg is the argument it came
+ * from. */
 void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh)
 {
     const char *sp, *colon;
     sh->top = -1;
     sh->allow_304 = 0;
+    sh->keep_body = 0;
     sh->member[0] = '\0';
     sh->member_kind = JSON_KIND_ABSENT;
     if (expect == NULL) {
@@ -76,6 +79,14 @@ void response_parse_shape(lua_State *L, int arg, const char *expect, shape *sh)
          * conditional request may get a 304. */
         sh->allow_304 = 1;
         return;
+    }
+    if (strncmp(expect, "keep_body ", 10) == 0) {
+        sh->keep_body = 1;
+        expect += 10;
+        if (strcmp(expect, "any") == 0) {
+            sh->allow_304 = 1;
+            return;
+        }
     }
     if (strncmp(expect, "304 ", 4) == 0) {
         sh->allow_304 = 1;
@@ -229,6 +240,10 @@ int response_convert(lua_State *L, const octogen_answer *a, const char *body,
         return 2;
     }
     push_meta(L, a, header_idx);
+    if (sh->keep_body) {
+        lua_pushlstring(L, body, len);
+        lua_setfield(L, -2, "body");
+    }
     return 2;
 }
 

@@ -27,6 +27,7 @@ external_dependencies = {
    -- check fails there: the libraries are what is checked.
    CURL = { library = "curl" },
    YAJL = { library = "yajl" },
+   CRYPTO = { library = "crypto" },   -- OpenSSL's libcrypto (libssl-dev), for core.sha256
 }
 build = {
    type = "builtin",
@@ -34,12 +35,12 @@ build = {
       ["octogen.core"] = {
          sources = {
             "csrc/client.c", "csrc/compat.c", "csrc/convert.c",
-            "csrc/core.c", "csrc/errors.c", "csrc/http.c",
+            "csrc/core.c", "csrc/digest.c", "csrc/errors.c", "csrc/http.c",
             "csrc/response.c", "csrc/transfer.c", "csrc/wire.c",
          },
-         libraries = { "curl", "yajl" },
-         incdirs = { "$(CURL_INCDIR)", "$(YAJL_INCDIR)" },
-         libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)" },
+         libraries = { "curl", "yajl", "crypto" },
+         incdirs = { "$(CURL_INCDIR)", "$(YAJL_INCDIR)", "$(CRYPTO_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(YAJL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
          defines = {},
       },
       ["octogen"] = "lua/octogen/init.lua",
@@ -47,6 +48,7 @@ build = {
       ["octogen.args"] = "lua/octogen/args.lua",
       ["octogen.async"] = "lua/octogen/async.lua",
       ["octogen.auth"] = "lua/octogen/auth.lua",
+      ["octogen.cache"] = "lua/octogen/cache.lua",
       ["octogen.client"] = "lua/octogen/client.lua",
       ["octogen.coverage"] = "lua/octogen/coverage.lua",
       ["octogen.domains"] = "lua/octogen/domains.lua",
@@ -54,6 +56,7 @@ build = {
       ["octogen.methods"] = "lua/octogen/methods.lua",
       ["octogen.operation"] = "lua/octogen/operation.lua",
       ["octogen.options"] = "lua/octogen/options.lua",
+      ["octogen.pacing"] = "lua/octogen/pacing.lua",
       ["octogen.pager"] = "lua/octogen/pager.lua",
       ["octogen.products"] = "lua/octogen/products.lua",
       ["octogen.query"] = "lua/octogen/query.lua",
@@ -81,6 +84,10 @@ build = {
       ["octogen.cli.commands.url_lists"] = "lua/octogen/cli/commands/url_lists.lua",
       ["octogen.cli.commands.voyage"] = "lua/octogen/cli/commands/voyage.lua",
       ["octogen.cli.commands.request"] = "lua/octogen/cli/commands/request.lua",
+      ["octogen.store"] = "lua/octogen/store/init.lua",
+      ["octogen.store.local"] = "lua/octogen/store/local.lua",
+      ["octogen.store.redis"] = "lua/octogen/store/redis.lua",
+      ["octogen.store.shared_dict"] = "lua/octogen/store/shared_dict.lua",
       ["octogen.transport.curl"] = "lua/octogen/transport/curl.lua",
       ["octogen.transport.ngx"] = "lua/octogen/transport/ngx.lua",
    },

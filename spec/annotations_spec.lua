@@ -705,7 +705,7 @@ describe("types/octogen.d.lua", function()
         for name in pager_src:gmatch("own%.([%a_][%w_]*)%s*=%s*nil") do extra[#extra + 1] = name end
         assert.is_true(#extra > 0, "pages/items' own parameters not found in lua/octogen/pager.lua")
         append(missing, missing_on("octogen.PagesParams", extra, "lua/octogen/pager.lua"))
-        append(missing, missing_on("octogen.LookupOptions", table_keys(client_src, "local LOOKUP_OPTIONS%s*=%s*{"),
+        append(missing, missing_on("octogen.LookupOptions", table_keys(read(ROOT .. "/lua/octogen/products.lua"), "local LOOKUP_OPTIONS%s*=%s*{"),
             "LOOKUP_OPTIONS"))
         local refresh_extra = refresh_src:match('call_options%(opts,%s*"refresh_products",%s*(%b{})%)')
         assert(refresh_extra, "refresh_products' own options not found in lua/octogen/refresh.lua")

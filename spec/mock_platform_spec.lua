@@ -748,4 +748,156 @@ describe("mock platform surface", function()
                 { req.method, req.body, req.headers["content-type"] })
         end)
     end)
+    ---------------------------------------------------------------------------
+    describe("rate_limit bucket and hold_ms", function()
+        local function int(h) return tonumber(h) end
+
+        it("is off by default: the plain counter, no 429, no rate_limited in stats", function()
+            local settings = server:configure {}
+            assert.is_false(settings.rate_limit)
+            assert.equal(0, settings.hold_ms)
+            for _ = 1, 5 do
+                local r = call("GET", "/catalogs")
+                assert.equal(200, r.status)
+                assert.equal("600", r.headers["x-ratelimit-limit"])
+            end
+            assert.same({ requests = 5, connections = 5 }, server:stats())
+        end)
+
+        it("answers 429 rate_limit_exceeded with Retry-After once the burst is spent", function()
+            local settings = server:configure { rate_limit = { per_second = 0.5, burst = 3 } }
+            assert.same({ per_second = 0.5, burst = 3 }, settings.rate_limit)
+            assert.equal(0, server:stats().rate_limited)
+            local t0 = os.time()
+            for i = 1, 3 do
+                local r = call("GET", "/catalogs")
+                assert.equal(200, r.status)
+                assert.equal("30", r.headers["x-ratelimit-limit"])          -- per minute
+                assert.equal(tostring(3 - i), r.headers["x-ratelimit-remaining"])
+            end
+            local r = call("POST", "/products/search", { catalog = "northwind" })
+            assert.equal(429, r.status)
+            assert.equal('{"detail":"rate_limit_exceeded"}', r.body)
+            -- under one token left at 0.5 a second: 2 s to the next
+            assert.equal("2", r.headers["retry-after"])
+            assert.equal("0", r.headers["x-ratelimit-remaining"])
+            assert.equal("30", r.headers["x-ratelimit-limit"])
+            -- full again in about 6 s (3 tokens at 0.5 a second)
+            local reset = int(r.headers["x-ratelimit-reset"])
+            assert.is_true(reset >= t0 + 5 and reset <= os.time() + 7, tostring(reset))
+            local st = server:stats()
+            assert.equal(1, st.rate_limited)
+            assert.equal(4, st.requests)   -- the refused one reached the mock too
+            -- GET /me agrees with the headers
+            server:configure { rate_limit = { per_second = 100, burst = 5 } }
+            r = call("GET", "/me")
+            assert.equal(6000, r.json.rateLimit.limit)
+            assert.equal(4, r.json.rateLimit.remaining)
+            assert.equal("4", r.headers["x-ratelimit-remaining"])
+        end)
+
+        it("keeps one bucket per organization, per key without one, and per IP keyless", function()
+            server:configure { rate_limit = { per_second = 0.1, burst = 1 } }
+            assert.equal(200, call("GET", "/catalogs").status)
+            assert.equal(429, call("GET", "/catalogs").status)
+            -- an OAuth2 token of the same organization shares the bucket
+            local chunks = {}
+            local form = "grant_type=client_credentials&client_id=octo_client&client_secret=octo_secret"
+            assert(http.request {
+                url = server.base_url:gsub("/v1$", "") .. "/oauth/token", method = "POST",
+                headers = { ["content-type"] = "application/x-www-form-urlencoded",
+                            ["content-length"] = tostring(#form) },
+                source = ltn12.source.string(form), sink = ltn12.sink.table(chunks),
+            })
+            local token = cjson.decode(table.concat(chunks)).access_token
+            local r = call("GET", "/catalogs", nil, { auth = "Bearer " .. token })
+            assert.equal(429, r.status)
+            assert.equal("rate_limit_exceeded", detail(r))
+            -- other organizations, a super-admin and the keyless trial: their own
+            assert.equal(200, call("GET", "/catalogs", nil, { key = mock.DEMO_KEY }).status)
+            assert.equal(200, call("GET", "/me", nil, { key = mock.ADMIN_KEY }).status)
+            assert.equal(429, call("GET", "/me", nil, { key = mock.ADMIN_KEY }).status)
+            assert.equal(200, call("GET", "/domains", nil, { key = false }).status)
+            assert.equal(429, call("GET", "/domains", nil, { key = false }).status)
+            -- a bad key is not counted: 401, as without the bucket
+            assert.equal(401, call("GET", "/catalogs", nil, { key = "octo_nobody" }).status)
+            assert.equal(4, server:stats().rate_limited)
+        end)
+
+        it("reset() and rate_limit = false turn it off; a new setting refills the buckets", function()
+            server:configure { rate_limit = { per_second = 0.1, burst = 1 } }
+            assert.equal(200, call("GET", "/catalogs").status)
+            assert.equal(429, call("GET", "/catalogs").status)
+            server:configure { rate_limit = { per_second = 0.1, burst = 2 } }
+            local r = call("GET", "/catalogs")
+            assert.equal(200, r.status)
+            assert.equal("1", r.headers["x-ratelimit-remaining"])
+            assert.is_false(server:configure({ rate_limit = false }).rate_limit)
+            assert.equal("600", call("GET", "/catalogs").headers["x-ratelimit-limit"])
+            server:configure { rate_limit = { per_second = 0.1, burst = 1 }, hold_ms = 5 }
+            server:reset()
+            local settings = server:configure {}
+            assert.is_false(settings.rate_limit)
+            assert.equal(0, settings.hold_ms)
+            assert.is_nil(server:stats().rate_limited)
+            for _ = 1, 3 do assert.equal(200, call("GET", "/catalogs").status) end
+        end)
+
+        it("refuses bad settings with 400 and leaves the others unchanged", function()
+            for _, bad in ipairs {
+                { rate_limit = { per_second = 0 } }, { rate_limit = { per_second = 1, burst = 0.5 } },
+                { rate_limit = "fast" }, { hold_ms = -1 }, { hold_ms = "50" },
+            } do
+                assert.has_error(function() server:configure(bad) end)
+            end
+            assert.has_error(function() server:configure { rate_limit = { per_second = 1 }, nonsense = 1 } end)
+            assert.is_false(server:configure({}).rate_limit)
+        end)
+
+        it("holds every API answer hold_ms before sending it, 429s included", function()
+            local socket = require "socket"
+            server:configure { hold_ms = 300, rate_limit = { per_second = 0.1, burst = 1 } }
+            for _, want in ipairs { 200, 429 } do
+                local t0 = socket.gettime()
+                assert.equal(want, call("GET", "/catalogs").status)
+                assert.is_true(socket.gettime() - t0 >= 0.25)
+            end
+            assert.equal(300, server:configure({}).hold_ms)
+            server:configure { hold_ms = 0 }
+            assert.equal(0, server:configure({}).hold_ms)
+        end)
+
+        it("shares one bucket across several nginx workers: a concurrent burst gets exactly `burst` tokens", function()
+            local socket = require "socket"
+            local multi = mock.start { workers = 2 }
+            local ok, err = pcall(function()
+                multi:configure { rate_limit = { per_second = 0.05, burst = 25 } }
+                -- 100 requests on 100 connections, all sent before any answer
+                -- is read; both workers accept connections
+                local socks = {}
+                for i = 1, 100 do
+                    local s = assert(socket.connect("127.0.0.1", multi.port))
+                    s:settimeout(10)
+                    socks[i] = s
+                end
+                for _, s in ipairs(socks) do
+                    assert(s:send("GET /v1/catalogs HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                        .. mock.KEY .. "\r\n\r\n"))
+                end
+                local counts = {}
+                for _, s in ipairs(socks) do
+                    local raw = s:receive("*a") or ""
+                    s:close()
+                    local status = tonumber(raw:match("^HTTP/%d%.%d (%d+)")) or 0
+                    counts[status] = (counts[status] or 0) + 1
+                end
+                assert.same({ [200] = 25, [429] = 75 }, counts)
+                local st = multi:stats()
+                assert.equal(100, st.requests)
+                assert.equal(75, st.rate_limited)
+            end)
+            multi:stop()
+            assert(ok, err)
+        end)
+    end)
 end)

@@ -261,6 +261,11 @@ function octogen.is_error(v) end
 ---@field insecure? boolean turns TLS verification off; tostring(client) says so (default: false).
 ---@field allow_insecure_http? boolean permit http:// to a host that is not loopback (default: false).
 ---@field transport? octogen.Transport "auto" (cosockets inside nginx, else libcurl), "curl" or "ngx" (default: "auto").
+---@field store? table where pauses, the rate-limit bucket and the cache are shared: ngx.shared.DICT, {shared_dict = name} or {redis = {host =, port =, ...}} (default: in-process).
+---@field rate_limit? table {per_second = N [, burst = M]}, or "auto" (learned from X-RateLimit-Limit): a token bucket in the store.
+---@field cache? table {method = seconds or "max-age", stale_ttl =, negative_ttl =, lock_ttl =}: cached reads, in the store.
+---@field on_store_error? function function(info) when the store fails (calls go on without it).
+---@field namespace? string the store's key prefix for this key's organization (needed with a token provider and a shared store) (default: a hash of the API key).
 
 --- Per-call options: the last table of every method (an `opts` argument
 --- takes them beside its own fields, its class deriving from this one).

@@ -15,6 +15,10 @@ local args = require "octogen.args"
 local retry = require "octogen.retry"
 local options = require "octogen.options"
 local query_string = require "octogen.query"
+local store_mod = require "octogen.store"
+local pacing = require "octogen.pacing"
+local cache_mod = require "octogen.cache"
+local api_methods = require "octogen.methods"
 local curl = require "octogen.transport.curl"
 local cosocket = require "octogen.transport.ngx"
 
@@ -140,7 +144,7 @@ local function build_config(opts)
             return nil, format("unknown option %s to octogen.client", format("%q", tostring(k)))
         end
         local why
-        if k == "api_key" and type(v) == "function" then
+        if (k == "api_key" and type(v) == "function") or (k == "rate_limit" and v == "auto") then
             why = nil
         else
             why = args.check_type("option " .. k, v, want)
@@ -240,6 +244,54 @@ local function build_config(opts)
         if not list then return nil, "option headers: " .. hwhy end
         config.headers = list
     end
+
+    -- Sharing through a store: what goes in it is named by a hash of the
+    -- key, never the key. A token provider's clients (or keyless ones) of
+    -- different organizations could not be told apart: with a shared
+    -- store they must name their namespace.
+    local store, swhy = store_mod.new(opts.store)
+    if not store then return nil, "option store: " .. swhy end
+    config.store = store
+    if opts.namespace ~= nil then
+        if opts.namespace == "" or opts.namespace:find("[%s%c]") then
+            return nil, "option namespace must be a non-empty string without spaces"
+        end
+        config.namespace = opts.namespace
+    elseif config.api_key then
+        config.namespace = "octogen:" .. core.sha256(config.api_key):sub(1, 32)
+    elseif store.kind ~= "local" then
+        return nil, "option namespace is required with a shared store when the client has no fixed key " ..
+            "(a token provider, or keyless): it names whose limits and cache these are"
+    else
+        config.namespace = "octogen:" .. core.sha256(tostring(config)):sub(1, 32)
+    end
+    local rl = opts.rate_limit
+    if type(rl) == "table" then
+        local ps, burst = rl.per_second, rl.burst
+        for k in pairs(rl) do
+            if k ~= "per_second" and k ~= "burst" then
+                return nil, format("unknown option rate_limit.%s (per_second, burst)", tostring(k))
+            end
+        end
+        if type(ps) ~= "number" or ps <= 0 or ps ~= ps or ps == math.huge then
+            return nil, "option rate_limit.per_second must be a number > 0"
+        end
+        if burst ~= nil and (type(burst) ~= "number" or burst < 1 or burst ~= burst or burst == math.huge) then
+            return nil, "option rate_limit.burst must be a number >= 1"
+        end
+        config.rate_limit = { per_second = ps, burst = burst or math.max(1, ps) }
+    elseif rl ~= nil and rl ~= "auto" then
+        return nil, "option rate_limit must be {per_second = N [, burst = M]} or \"auto\""
+    else
+        config.rate_limit = rl
+    end
+    config.on_store_error = opts.on_store_error
+    if opts.cache ~= nil then
+        local c, cwhy = cache_mod.check(opts.cache, api_methods)
+        if not c then return nil, cwhy end
+        config.cache = c
+    end
+    config.pacing = pacing.new(config)
     return config
 end
 
@@ -580,6 +632,35 @@ local function ensure_token(self, config, refused_gen, req, transport)
     return true
 end
 
+--- The started call (over libcurl) running now for this client, if any:
+-- its waits yield to poll() (a light thread under nginx yields itself).
+function M.started(config, transport)
+    if transport ~= curl then return nil end
+    return M.current_request and M.current_request(config) or nil
+end
+
+-- Waits one attempt may make for the pause and the bucket before it goes
+-- anyway (a sleep function that lets no time pass must not loop for ever).
+local MAX_PACING_WAITS = 1000
+
+--- A function(seconds) that waits the way a call does: a started call
+-- over libcurl yields to poll(), anything else sleeps (the call's or the
+-- client's sleep, else ngx.sleep where nginx can yield, else blocking).
+function M.waiter(config, call, transport, req)
+    local sleep = call.sleep or config.sleep or default_sleep(transport)
+    return function(seconds)
+        -- (ngx.sleep(0) is a yield nginx warns about; a millisecond is not.)
+        if seconds < 0.001 then seconds = 0.001 end
+        if req and not call.sleep then
+            M.start_sleep(config, req, seconds)
+        elseif req then
+            M.call_back(req, "the sleep function", sleep, seconds)
+        else
+            sleep(seconds)
+        end
+    end
+end
+
 --- One API call with the client's retry policy, hooks and token provider:
 -- the path every method takes to a transport.
 function M.send(self, method, path, body, expect, call)
@@ -595,11 +676,12 @@ function M.send(self, method, path, body, expect, call)
         if not p then errors.invalid("retry: " .. why, 3) end
         policy = p
     end
-    local sleep = call.sleep or config.sleep or default_sleep(transport)
     local c_call
     if call.timeout or call.headers then
         c_call = { timeout = call.timeout, headers = call.headers and header_lines(call.headers) }
     end
+    -- The cache keeps the answer's bytes: the C core puts them in meta.body.
+    if call.keep_body then expect = "keep_body " .. (expect or "any") end
     -- Started with client:start() over libcurl: wait by yielding to poll(),
     -- not blocking. (Over cosockets a started call is an nginx light
     -- thread, which yields by itself.)
@@ -612,34 +694,29 @@ function M.send(self, method, path, body, expect, call)
     end
     -- refused_gen: the generation of the token a 401 refused, to renew.
     local attempt, retries, token_refused, refused_gen = 0, 0, false, nil
-    local covered   -- the client-wide pause this call has waited out already
-    local function wait_for(seconds)
-        if req and not call.sleep then
-            M.start_sleep(config, req, seconds)
-        else
-            callback("the sleep function", sleep, seconds)
-        end
-    end
+    local covered   -- the pause this call has waited out already
+    local wait_for = M.waiter(config, call, transport, req)
+    local pacer = config.pacing
     while true do
         attempt = attempt + 1
-        -- A 429 with Retry-After paused the whole client: no attempt of any
-        -- call goes out before then. A pause longer than the policy waits
-        -- for fails the call at once, with nothing sent.
-        local pause = config.paused_until
-        local paused = pause and pause ~= covered and pause - core.now()
-        if paused and paused > 0 then
-            if paused > policy.max_retry_after then
-                local cause = config.paused_by
-                local err = errors.new("RateLimitError", format("Octogen API asked this client to wait %d " ..
-                    "more seconds (HTTP 429%s); nothing was sent", math.ceil(paused),
-                    cause.code and (" " .. cause.code) or ""), {
-                    status_code = 429, code = cause.code, retry_after = math.ceil(paused), paused = true,
+        -- A 429 with Retry-After paused the key (this client, and every
+        -- client sharing its store): no attempt goes out before then. A
+        -- pause longer than the policy waits for fails the call at once,
+        -- with nothing sent. With rate_limit, each attempt also takes a
+        -- token from the shared bucket, waiting for one if need be.
+        for _ = 1, MAX_PACING_WAITS do
+            local wait, is_pause, until_t = pacing.wait(pacer, covered)
+            if wait <= 0 then break end
+            if is_pause and wait > policy.max_retry_after then
+                local code = pacer.code
+                return nil, errors.new("RateLimitError", format("Octogen API asked this client to wait %d " ..
+                    "more seconds (HTTP 429%s); nothing was sent", math.ceil(wait), code and (" " .. code) or ""), {
+                    status_code = 429, code = code, retry_after = math.ceil(wait), paused = true,
                     method = method, url = url, attempts = attempt - 1,
                 })
-                return nil, err
             end
-            wait_for(paused)
-            covered = pause
+            wait_for(wait)
+            if is_pause then covered = until_t end
         end
         if config.token_provider then
             local ok, err = ensure_token(self, config, refused_gen, req, transport)
@@ -656,6 +733,7 @@ function M.send(self, method, path, body, expect, call)
         local sent_gen = config.token_gen or 0
         local result, meta = transport.exchange(self, config, req, method, path, body, expect, c_call)
         local err = result == nil and meta or nil
+        pacing.observe(pacer, (err or meta).rate_limit, err)
         if config.on_response then
             callback("on_response", config.on_response, { method = method, url = url, attempt = attempt,
                 status = err and err.status_code or meta.status,
@@ -665,12 +743,6 @@ function M.send(self, method, path, body, expect, call)
         if not err then
             meta.attempts = attempt
             return result, meta
-        end
-        if err.status_code == 429 and type(err.retry_after) == "number" and err.retry_after > 0 then
-            local until_t = core.now() + err.retry_after
-            if not config.paused_until or until_t > config.paused_until then
-                config.paused_until, config.paused_by = until_t, { code = err.code }
-            end
         end
         local wait
         if err.status_code == 401 and config.token_provider and not token_refused then
@@ -688,71 +760,12 @@ function M.send(self, method, path, body, expect, call)
             local t0 = core.now()
             wait_for(wait)
             -- A pause that ends within this wait is waited out.
-            local u = config.paused_until
-            if u and u <= t0 + wait + 0.001 then covered = u end
+            local u = pacer.local_until
+            if u > 0 and u <= t0 + wait + 0.001 then covered = u end
         end
     end
 end
 local send = M.send
-
-function methods:list_catalogs(call_opts)
-    check_self(self, 2)
-    local call, why = M.call_options(call_opts, "list_catalogs")
-    if not call then errors.invalid(why, 2) end
-    local result, meta = send(self, "GET", "catalogs", nil, "array", call)
-    if result ~= nil and type(result) ~= "table" then
-        -- A 2xx with no body (204): no list in it. (The C core returns that
-        -- as an APIError itself; this keeps `true` from reaching the caller.)
-        return nil, M.bad_shape(meta, format("Octogen API answered GET /catalogs with HTTP %s and no catalog list",
-            tostring(meta.status)))
-    end
-    return result, meta
-end
-
-local LOOKUP_OPTIONS = {
-    resolution_mode = { wire = "resolutionMode", values = { auto = true, index_only = true, on_demand_only = true } },
-    on_demand_cache_policy = { wire = "onDemandCachePolicy", values = { prefer_cache = true, refresh = true } },
-    match_mode = { wire = "matchMode", values = { strict = true, loose = true } },
-}
-
-local function lookup_body(url, opts)
-    if type(url) ~= "string" or url == "" then
-        return nil, format("url must be a non-empty string, got %s", url == "" and "an empty string" or type(url))
-    end
-    local body = { url = url }
-    if opts == nil then return body end
-    if type(opts) ~= "table" then
-        return nil, format("lookup_product options must be a table, got %s", type(opts))
-    end
-    for k, v in pairs(opts) do
-        local spec = LOOKUP_OPTIONS[k]
-        if spec and (type(v) ~= "string" or not spec.values[v]) then
-            local allowed = args.sorted_keys(spec.values)
-            return nil, format("%s must be one of %s, got %s", k, table.concat(allowed, ", "),
-                type(v) == "string" and format("%q", v) or type(v))
-        end
-        if spec then body[spec.wire] = v end
-    end
-    -- Both official SDKs refuse this pair before sending.
-    if opts.resolution_mode == "index_only" and opts.on_demand_cache_policy == "refresh" then
-        return nil, "on_demand_cache_policy does not apply to resolution_mode index_only"
-    end
-    return body
-end
-
-function methods:lookup_product(url, opts)
-    check_self(self, 2)
-    local call, cwhy = M.call_options(opts, "lookup_product", LOOKUP_OPTIONS)
-    if not call then errors.invalid(cwhy, 2) end
-    local body, why = lookup_body(url, opts)
-    if not body then errors.invalid(why, 2) end
-    local result, meta = send(self, "POST", "products/lookup", encode(body, "lookup_product", 2),
-        "object product:object", call)
-    if result ~= nil and (type(result) ~= "table" or type(result.product) ~= "table") then
-        return nil, M.bad_shape(meta, "Octogen API returned a lookup response without a product object")
-    end
-    return result, meta
-end
 
 local METHOD_PATTERN = "^[A-Z]+$"
 

@@ -6,24 +6,15 @@ local core = require "octogen.core"
 local client = require "octogen.client"
 local operation = require "octogen.operation"
 local coverage = require "octogen.coverage"
+local cache = require "octogen.cache"
 local methods = require "octogen.methods"
 
 local format = string.format
-local tonumber, type = tonumber, type
+local type = type
 
 local M = {}
 
---- Seconds of the first max-age=N of a Cache-Control value (matched
--- without regard to case, at the start or after a space or a comma), or nil.
-function M.max_age(cache_control)
-    if type(cache_control) ~= "string" then return nil end
-    local lower = cache_control:lower()
-    for pos, n in lower:gmatch("()max%-age=(%d+)") do
-        local before = pos > 1 and lower:sub(pos - 1, pos - 1) or nil
-        if before == nil or before == " " or before == "," then return tonumber(n) end
-    end
-    return nil
-end
+M.max_age = cache.max_age
 
 local function domain_list(result, meta)
     local h = meta.headers or {}

@@ -27,18 +27,20 @@
 --              trial, octogen.client{allow_keyless = true})
 --   retired    why a seed method may answer 404 today
 --   summary    one line for the reference
+--   cache      true when its answers may be kept by the cache option (an
+--              idempotent read)
 --   paged      true for pages/items themselves (iterators)
 local M = {
-    { name = "search_products", operation = "searchProducts", http = "POST", path = "/products/search",
+    { name = "search_products", cache = true, operation = "searchProducts", http = "POST", path = "/products/search",
       args = { { "params", "octogen.SearchParams", "q, catalog, facets, price_min/max, limit, cursor, text_search_query" } },
       returns = "octogen.SearchPage", startable = true, cursor = 1, items = "items", keyless = true,
       summary = "Search products by keyword, facets and price; one page (see pages/items)." },
-    { name = "lookup_product", operation = "lookupProduct", http = "POST", path = "/products/lookup",
+    { name = "lookup_product", cache = true, operation = "lookupProduct", http = "POST", path = "/products/lookup",
       args = { { "url", "string", "the product page URL" },
                { "opts", "octogen.LookupOptions?", "resolution_mode, on_demand_cache_policy, match_mode" } },
       returns = "octogen.LookupResponse", startable = true, keyless = true,
       summary = "Look a product up by its page URL (index, then on-demand extraction)." },
-    { name = "more_like_this", operation = "moreLikeThisProducts", http = "POST", path = "/products/more-like-this",
+    { name = "more_like_this", cache = true, operation = "moreLikeThisProducts", http = "POST", path = "/products/more-like-this",
       args = { { "source", "string|octogen.ProductSource", "a product URL, {url = ...} or {uuid = ...}" },
                { "params", "octogen.MoreLikeThisParams?",
                  "catalog, cursor, limit (1..100, default 12), include_facets, exclude_facets, " ..
@@ -51,7 +53,7 @@ local M = {
                { "url", "string?", "the page URL the DOM was captured from (left out when nil)" } },
       returns = "octogen.LookupResponse", startable = true,
       summary = "Extract a product from HTML you already have (no fetch, no index)." },
-    { name = "list_domains", operation = "listDomains", http = "GET", path = "/domains",
+    { name = "list_domains", cache = true, operation = "listDomains", http = "GET", path = "/domains",
       args = { { "opts", "octogen.ListDomainsOptions?", "if_none_match: an ETag from an earlier answer" } },
       returns = "octogen.DomainList", startable = true, keyless = true,
       summary = "The shops Octogen covers: {domains, etag, max_age_seconds, not_modified}." },
@@ -59,7 +61,7 @@ local M = {
       args = { { "previous", "octogen.DomainCoverage?", "an earlier coverage object, revalidated by its ETag" } },
       returns = "octogen.DomainCoverage", startable = true, keyless = true,
       summary = "A coverage object (covers, catalogs_for, is_stale); the same object back on a 304." },
-    { name = "me", operation = "getMe", http = "GET", path = "/me",
+    { name = "me", cache = true, operation = "getMe", http = "GET", path = "/me",
       args = {},
       returns = "octogen.Me", startable = true,
       summary = "The organization, key, quotas and rate limit behind the client's key." },
@@ -67,11 +69,11 @@ local M = {
       args = { { "domain", "string", "a domain or a URL of the shop to crawl" } },
       returns = "octogen.VoyageStart", startable = true,
       summary = "Start (202, created = true) or join (200, created = false) a crawl of a shop." },
-    { name = "list_voyages", operation = "listVoyages", http = "GET", path = "/voyage",
+    { name = "list_voyages", cache = true, operation = "listVoyages", http = "GET", path = "/voyage",
       args = { { "params", "octogen.ListVoyagesParams?", "status, cursor, limit (1..100)" } },
       returns = "octogen.VoyagePage", startable = true, cursor = 1, items = "items",
       summary = "Your voyages, newest first, with the voyage quotas." },
-    { name = "get_voyage", operation = "getVoyage", http = "GET", path = "/voyage/{task_id}",
+    { name = "get_voyage", cache = true, operation = "getVoyage", http = "GET", path = "/voyage/{task_id}",
       args = { { "task_id", "string", "the voyage's task id" } },
       returns = "octogen.VoyageTask", startable = true,
       summary = "One voyage: status, phase, progress and, once live, its catalog." },
@@ -79,11 +81,11 @@ local M = {
       args = { { "name", "string", "1 to 80 characters, unique among your live lists" } },
       returns = "octogen.UrlList", startable = true,
       summary = "Create a coverage URL list (201; status provisioning)." },
-    { name = "list_url_lists", operation = "listUrlLists", http = "GET", path = "/coverage/url-lists",
+    { name = "list_url_lists", cache = true, operation = "listUrlLists", http = "GET", path = "/coverage/url-lists",
       args = { { "params", "octogen.PageParams?", "cursor, limit (1..100)" } },
       returns = "octogen.UrlListPage", startable = true, cursor = 1, items = "items",
       summary = "Your coverage URL lists, newest first." },
-    { name = "get_url_list", operation = "getUrlList", http = "GET", path = "/coverage/url-lists/{urlListId}",
+    { name = "get_url_list", cache = true, operation = "getUrlList", http = "GET", path = "/coverage/url-lists/{urlListId}",
       args = { { "id", "string", "the list's urlListId" } },
       returns = "octogen.UrlList", startable = true,
       summary = "One coverage URL list." },
@@ -113,13 +115,13 @@ local M = {
                { "opts", "octogen.UrlListBatchOptions?", "on_batch(done, total) and the per-call options" } },
       returns = "octogen.UrlListCheck", startable = true, batch = 1000,
       summary = "Which URLs a list holds, 1,000 a request, results in input order." },
-    { name = "list_url_list_urls", operation = "listUrlListUrls", http = "GET",
+    { name = "list_url_list_urls", cache = true, operation = "listUrlListUrls", http = "GET",
       path = "/coverage/url-lists/{urlListId}/urls",
       args = { { "id", "string", "the list's urlListId" },
                { "params", "octogen.PageParams?", "cursor, limit (1..100)" } },
       returns = "octogen.UrlListUrlPage", startable = true, cursor = 2, items = "items",
       summary = "The URLs of a list, in the order they were added." },
-    { name = "list_catalogs", operation = "listCatalogs", http = "GET", path = "/catalogs",
+    { name = "list_catalogs", cache = true, operation = "listCatalogs", http = "GET", path = "/catalogs",
       args = {},
       returns = "octogen.Catalog[]", startable = true,
       retired = "retired for Developer (catalog_partner) organizations on 2026-07-09: they get 404",
@@ -154,13 +156,17 @@ for _, m in ipairs(M) do by_name[m.name] = m end
 M.by_name = by_name
 
 --- The names of the methods client:start() takes, sorted (for messages).
-local startable, cursor = {}, {}
+local startable, cursor, cacheable = {}, {}, {}
 for _, m in ipairs(M) do
     if m.startable then startable[#startable + 1] = m.name end
     if m.cursor then cursor[#cursor + 1] = m.name end
+    if m.cache then cacheable[#cacheable + 1] = m.name end
 end
 table.sort(startable)
 table.sort(cursor)
+table.sort(cacheable)
+--- The names of the methods whose answers the cache option may keep.
+M.cacheable = cacheable
 M.startable = startable
 --- The names of the cursor-paged methods, sorted.
 M.cursor_paged = cursor

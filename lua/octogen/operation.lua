@@ -17,6 +17,7 @@ local args = require "octogen.args"
 local client = require "octogen.client"
 local methods = require "octogen.methods"
 local query = require "octogen.query"
+local cache = require "octogen.cache"
 
 local format = string.format
 local tostring, type, pairs = tostring, type, pairs
@@ -58,16 +59,37 @@ function M.path(self, entry, params)
     end))
 end
 
---- One request as prepare described it, through the client's send loop.
+-- A call's options with headers (a map, checked by prepare) and more.
+local function with(call, headers, extra)
+    local t = extra or {}
+    if headers then t.headers = assert(client.check_headers(headers)) end
+    return setmetatable(t, { __index = call })
+end
+
+--- One request as prepare described it, through the client's send loop
+-- (and the cache, for a method the cache option names).
 function M.run(self, entry, op)
     local path = M.path(self, entry, op.params) .. query.string(self, op.query)
     local call = op.call or {}
-    if op.headers then
-        -- prepare checked the values; the list is sorted by name.
-        local list = assert(client.check_headers(op.headers))
-        call = setmetatable({ headers = list }, { __index = call })
+    local config = client.config(self)
+    local c = config.cache
+    local result, meta
+    if c and c.ttl[entry.name] then
+        local inm = op.headers and op.headers["If-None-Match"]
+        local transport = client.transport_for(config, 3)
+        result, meta = cache.run(c, {
+            store = config.store, namespace = config.namespace, on_error = config.on_store_error,
+            sleep = client.waiter(config, call, transport, client.started(config, transport)),
+        }, {
+            name = entry.name, http = entry.http, path = path, body = op.body,
+            url = config.base_url .. path, expect = op.expect, inm = inm,
+        }, function(headers, expect)
+            return client.send(self, entry.http, path, op.body, expect, with(call, headers, { keep_body = true }))
+        end)
+    else
+        result, meta = client.send(self, entry.http, path, op.body, op.expect,
+            op.headers and with(call, op.headers) or call)
     end
-    local result, meta = client.send(self, entry.http, path, op.body, op.expect, call)
     if op.finish and result ~= nil then return op.finish(result, meta) end
     return result, meta
 end

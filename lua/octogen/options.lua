@@ -32,6 +32,16 @@ M.CLIENT = {
     { "insecure", "boolean", "false", "turns TLS verification off; tostring(client) says so" },
     { "allow_insecure_http", "boolean", "false", "permit http:// to a host that is not loopback" },
     { "transport", "string", "\"auto\"", "\"auto\" (cosockets inside nginx, else libcurl), \"curl\" or \"ngx\"" },
+    { "store", "table", "in-process",
+      "where pauses, the rate-limit bucket and the cache are shared: ngx.shared.DICT, {shared_dict = name} " ..
+      "or {redis = {host =, port =, ...}}" },
+    { "rate_limit", "table", "none",
+      "{per_second = N [, burst = M]}, or \"auto\" (learned from X-RateLimit-Limit): a token bucket in the store" },
+    { "cache", "table", "none",
+      "{method = seconds or \"max-age\", stale_ttl =, negative_ttl =, lock_ttl =}: cached reads, in the store" },
+    { "on_store_error", "function", "none", "function(info) when the store fails (calls go on without it)" },
+    { "namespace", "string", "a hash of the API key",
+      "the store's key prefix for this key's organization (needed with a token provider and a shared store)" },
 }
 
 M.CALL = {

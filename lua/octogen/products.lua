@@ -1,5 +1,5 @@
---- more_like_this and resolve_product_from_html: the product operations
--- beside search and lookup (contract section 11.5 and 11.6).
+--- lookup_product, more_like_this and resolve_product_from_html: the
+-- product operations beside search (contract sections 5, 11.5 and 11.6).
 local errors = require "octogen.errors"
 local args = require "octogen.args"
 local core = require "octogen.core"
@@ -110,6 +110,59 @@ operation.define("more_like_this", function(_, level, source, params)
     return { body = body, expect = "object items:array", call = call, finish = operation.page("more-like-this") }
 end)
 
+---------------------------------------------------------------------------
+-- lookup_product
+
+local LOOKUP_OPTIONS = {
+    resolution_mode = { wire = "resolutionMode", values = { auto = true, index_only = true, on_demand_only = true } },
+    on_demand_cache_policy = { wire = "onDemandCachePolicy", values = { prefer_cache = true, refresh = true } },
+    match_mode = { wire = "matchMode", values = { strict = true, loose = true } },
+}
+
+local function lookup_body(url, opts)
+    if type(url) ~= "string" or url == "" then
+        return nil, format("url must be a non-empty string, got %s", url == "" and "an empty string" or type(url))
+    end
+    local body = { url = url }
+    if opts == nil then return body end
+    if type(opts) ~= "table" then
+        return nil, format("lookup_product options must be a table, got %s", type(opts))
+    end
+    for k, v in pairs(opts) do
+        local spec = LOOKUP_OPTIONS[k]
+        if spec and (type(v) ~= "string" or not spec.values[v]) then
+            local allowed = args.sorted_keys(spec.values)
+            return nil, format("%s must be one of %s, got %s", k, table.concat(allowed, ", "),
+                type(v) == "string" and format("%q", v) or type(v))
+        end
+        if spec then body[spec.wire] = v end
+    end
+    -- Both official SDKs refuse this pair before sending.
+    if opts.resolution_mode == "index_only" and opts.on_demand_cache_policy == "refresh" then
+        return nil, "on_demand_cache_policy does not apply to resolution_mode index_only"
+    end
+    return body
+end
+
+-- A product answer (lookup, resolve-from-html) must hold a product object.
+local function product_answer(what)
+    return function(result, meta)
+        if type(result) ~= "table" or type(result.product) ~= "table" then
+            return nil, client.bad_shape(meta, format("Octogen API returned a %s response without a product object",
+                what))
+        end
+        return result, meta
+    end
+end
+
+operation.define("lookup_product", function(_, level, url, opts)
+    local call, cwhy = client.call_options(opts, "lookup_product", LOOKUP_OPTIONS)
+    if not call then errors.invalid(cwhy, level) end
+    local body, why = lookup_body(url, opts)
+    if not body then errors.invalid(why, level) end
+    return { body = body, expect = "object product:object", call = call, finish = product_answer("lookup") }
+end)
+
 -- The API's limit on html: 5 MiB of characters.
 local MAX_HTML_CHARS = 5 * 1024 * 1024
 
@@ -133,13 +186,7 @@ operation.define("resolve_product_from_html", function(_, level, html, url, call
     local call = operation.call_options(call_opts, "resolve_product_from_html", nil, level)
     -- url is left out, never sent as null, when not given.
     return { body = { html = html, url = url }, expect = "object product:object", call = call,
-             finish = function(result, meta)
-                 if type(result) ~= "table" or type(result.product) ~= "table" then
-                     return nil, client.bad_shape(meta,
-                         "Octogen API returned a resolve-from-html response without a product object")
-                 end
-                 return result, meta
-             end }
+             finish = product_answer("resolve-from-html") }
 end)
 
 return M

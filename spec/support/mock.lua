@@ -227,6 +227,16 @@ end
 ---   voyage_monthly = n, voyage_concurrent = n   voyage quotas (20, 5)
 ---   url_list_capacity = n   URLs per list (100000)
 ---   url_list_limit = n      live lists per organization (5)
+---   rate_limit = {per_second = n, burst = m}   a token bucket per organization
+---                       (per key without one; keyless: per client IP), m
+---                       tokens at first (default max(1, n)), n a second
+---                       more; a /v1 request finding none: 429
+---                       {"detail":"rate_limit_exceeded"} + Retry-After;
+---                       X-RateLimit-Limit n*60, -Remaining whole tokens
+---                       left, -Reset the epoch second it is full again.
+---                       false (the default): a counter against 600/minute
+---                       that never refuses. Setting it refills every bucket.
+---   hold_ms = n         every API answer is held n ms before it is sent (0)
 --- Returns every setting.
 function Server:configure(settings)
     return self:control("/config", settings)
@@ -261,11 +271,14 @@ function Server:update_voyage(task_id, fields)
     return self:control("/voyage_update", body)
 end
 
---- {requests = recorded /v1 requests, connections = distinct connections}
---- since the last reset.
+--- {requests = recorded /v1 requests, connections = distinct connections,
+--- rate_limited = 429s sent by the rate_limit bucket} since the last reset;
+--- rate_limited is there only while the bucket is on or after it refused
+--- some (so {requests, connections} compares whole without it).
 function Server:stats()
     local s = self:_control("GET", "/stats")
-    return { requests = intify(s.requests), connections = intify(s.connections) }
+    return { requests = intify(s.requests), connections = intify(s.connections),
+             rate_limited = intify(s.rate_limited) }
 end
 
 --- Stop nginx (graceful QUIT, then TERM, then KILL, all bounded) and remove
@@ -461,7 +474,9 @@ end
 --- Start a mock server on 127.0.0.1. opts: {port = n} (default: a free
 --- port); tls = true for https (see the top of this file), with tls_names
 --- the certificate's subjectAltName entries (default {"IP:127.0.0.1",
---- "DNS:localhost"}).
+--- "DNS:localhost"}); workers = n nginx workers (default 1; more share the
+--- recording, counters, rate_limit and hold_ms but not the rest of the
+--- mock's state: for load only, see mock/mockserver.lua's top).
 function M.start(opts)
     opts = opts or {}
     local tls = opts.tls and true or false
@@ -485,6 +500,10 @@ function M.start(opts)
             error(err, 2)
         end
     end
+    local workers = opts.workers or 1
+    if type(workers) ~= "number" or workers < 1 or workers ~= math.floor(workers) then
+        error("mock: workers must be a positive integer", 2)
+    end
     local user_line = is_root() and "user root root;" or ""
     local cpath = cjson_cpath()
     local last_err
@@ -494,6 +513,7 @@ function M.start(opts)
         if control_port == port then control_port = free_port() end
         write_file(prefix .. "/conf/nginx.conf", render(template, {
             PORT = port, PREFIX = prefix, MOCKDIR = M.MOCK_DIR, LUA_CPATH = cpath, USER_LINE = user_line,
+            WORKERS = workers,
             SSL = tls and (opts.http2 and " ssl http2" or " ssl") or "", CONTROL_PORT = control_port or "-",
         }))
         os.remove(prefix .. "/logs/nginx.pid")

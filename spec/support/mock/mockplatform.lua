@@ -271,7 +271,7 @@ function M.me(who)
     local ctx = ngx.ctx
     local res = {
         principal = p.principal,
-        rateLimit = { limit = H.RATE_LIMIT, remaining = ctx.remaining, resetAt = iso(ctx.reset) },
+        rateLimit = { limit = ctx.limit or H.RATE_LIMIT, remaining = ctx.remaining, resetAt = iso(ctx.reset) },
     }
     if p.org then
         res.organization = { id = p.org.id, name = p.org.name, slug = p.org.slug, type = p.org.type }

@@ -18,8 +18,28 @@
 --   another scheme            401 "Authorization Bearer token required"
 --   octo_merchant_key         403 api_key_org_type_forbidden everywhere
 --
--- nginx runs one worker, so state kept in the shared dicts is changed by one
--- Lua VM; nothing yields between reading and writing a value.
+-- nginx runs one worker by default, so state kept in the shared dicts is
+-- changed by one Lua VM; nothing yields between reading and writing a value.
+-- mock.start{workers = n} runs more: then the recording, the counters, the
+-- rate_limit bucket and hold_ms (all in shared dicts, updated atomically or
+-- under a lock) are shared by every worker, while mockplatform's state
+-- (voyages, URL lists, keyless counts, the other settings) and fault rules
+-- with `times` are per worker: use several workers only for load.
+--
+-- Rate limiting (octogen-api.md 7.3), configure{rate_limit = {per_second =
+-- N, burst = M}} (default off: X-RateLimit-* come from a plain counter of
+-- requests against 600 a minute that never refuses): a token bucket per
+-- organization (a key without one: per key; keyless: per client IP), full
+-- (M tokens, default max(1, N)) at first and refilled at N a second. A /v1
+-- request that finds less than one token is answered 429
+-- {"detail":"rate_limit_exceeded"} with Retry-After (whole seconds until a
+-- token, at least 1) before any fault rule or handler; it is recorded (it
+-- reached the mock) and counted in /_mock/stats "rate_limited". Every
+-- answer then says X-RateLimit-Limit: N*60 (per minute, as the docs),
+-- X-RateLimit-Remaining: the whole tokens left, X-RateLimit-Reset: the epoch
+-- second the bucket is full again. A request without a valid key is not
+-- counted (its 401 comes first). configure{hold_ms = n} holds every API
+-- answer n ms (ngx.sleep) before it is sent, 429s included.
 
 local data = require "mockdata"
 local json = require "mockjson"
@@ -133,7 +153,7 @@ local function common_headers()
     local ctx = ngx.ctx
     return {
         { "X-Request-Id", ctx.request_id },
-        { "X-RateLimit-Limit", tostring(RATE_LIMIT) },
+        { "X-RateLimit-Limit", tostring(ctx.limit or RATE_LIMIT) },
         { "X-RateLimit-Remaining", tostring(ctx.remaining) },
         { "X-RateLimit-Reset", tostring(ctx.reset) },
     }
@@ -1038,6 +1058,131 @@ local function apply_fault(rule, uri, method, raw)
 end
 
 ---------------------------------------------------------------------------
+-- the rate_limit bucket and hold_ms (see the top of this file)
+--
+-- Settings live in mock_state, not in a module table, so that every worker
+-- sees them: "rl_rate", "rl_burst" (absent: off), "hold_ms". A bucket is
+-- two numbers, "rl:<id>:t" (tokens, fractional) and "rl:<id>:at" (when that
+-- count was true). A shared dict has no compare-and-set and workers run in
+-- parallel, so the read-refill-take-write runs under a lock ("rl:<id>:lock",
+-- taken with add(); nothing yields while it is held); its 1 s expiry frees a
+-- lock whose holder died.
+
+local RL_PREFIX = "rl:"
+
+local function rl_lock(name)
+    for i = 1, 100000 do
+        local ok_add, err = state:add(name, true, 1)
+        if ok_add then return true end
+        -- "no memory": go on unlocked rather than refuse the request
+        if err ~= "exists" then return false end
+        -- the holder runs on another CPU for microseconds; past a few
+        -- spins it was preempted: let it run
+        if i % 64 == 0 then ngx.sleep(0.001) end
+    end
+    return false
+end
+
+-- Whose bucket a /v1 request takes from, or nil (no valid key: the 401
+-- comes from route()).
+local function bucket_id()
+    if ngx.var.http_authorization == nil then return "ip:" .. tostring(ngx.var.remote_addr) end
+    local who = authenticate()
+    if not who then return nil end
+    local org = who.principal.org
+    if org then return "org:" .. org.id end
+    return "key:" .. who.key
+end
+
+-- Take a token for this request when the bucket is on: sets ngx.ctx.limit,
+-- remaining and reset; returns the Retry-After seconds of a refusal, or nil.
+local function rate_limit()
+    local rate = state:get("rl_rate")
+    if not rate then return nil end
+    local burst = state:get("rl_burst") or 1
+    local id = bucket_id()
+    if not id then return nil end
+    local key = RL_PREFIX .. id
+    local locked = rl_lock(key .. ":lock")
+    ngx.update_time()
+    local now = ngx.now()
+    local tokens, at = state:get(key .. ":t"), state:get(key .. ":at")
+    if not tokens or not at then tokens, at = burst, now end
+    -- at > now: another worker's clock read a hair later; count from it
+    if now > at then
+        tokens = math.min(burst, tokens + (now - at) * rate)
+        at = now
+    end
+    local admitted = tokens >= 1
+    if admitted then tokens = tokens - 1 end
+    state:set(key .. ":t", tokens)
+    state:set(key .. ":at", at)
+    if locked then state:delete(key .. ":lock") end
+
+    local ctx = ngx.ctx
+    ctx.limit = floor(rate * 60 + 0.5)
+    ctx.remaining = floor(tokens)
+    ctx.reset = math.ceil(at + (burst - tokens) / rate)
+    if admitted then return nil end
+    state:incr("rate_limited", 1, 0)
+    return math.max(1, math.ceil((1 - tokens) / rate))
+end
+
+local function clear_buckets()
+    for _, k in ipairs(state:get_keys(0)) do
+        if k:sub(1, #RL_PREFIX) == RL_PREFIX then state:delete(k) end
+    end
+end
+
+-- POST/GET /_mock/config: rate_limit and hold_ms here, every other setting
+-- in mockplatform; the answer lists them all.
+local function config(method, raw)
+    local bad = function(why)
+        return { status = 400, body = json.encode({ detail = "mock: " .. why }) }
+    end
+    local rl, hold
+    local rest = raw
+    if method == "POST" then
+        local ok_dec, v = pcall(cjson.decode, raw ~= "" and raw or "{}")
+        if not ok_dec or type(v) ~= "table" then return bad("bad control body") end
+        rl, hold = v.rate_limit, v.hold_ms
+        v.rate_limit, v.hold_ms = nil, nil
+        -- a finite number in [min, huge): cjson lets NaN and Infinity through
+        local function finite_at_least(x, min)
+            return type(x) == "number" and x == x and x >= min and x < math.huge
+        end
+        if rl ~= nil and rl ~= false and rl ~= cjson.null then
+            if type(rl) ~= "table" or not finite_at_least(rl.per_second, 0) or rl.per_second == 0
+                or (rl.burst ~= nil and not finite_at_least(rl.burst, 1)) then
+                return bad("rate_limit must be false or {per_second = n > 0, burst = m >= 1}")
+            end
+        end
+        if hold ~= nil and not finite_at_least(hold, 0) then
+            return bad("hold_ms must be a number >= 0")
+        end
+        rest = next(v) == nil and "{}" or cjson.encode(v)
+    end
+    local res = platform.control("/_mock/config", method, rest)
+    if res.status ~= 200 then return res end
+    if rl ~= nil then
+        clear_buckets()
+        if type(rl) == "table" then
+            state:set("rl_rate", rl.per_second)
+            state:set("rl_burst", rl.burst or math.max(1, rl.per_second))
+        else
+            state:delete("rl_rate")
+            state:delete("rl_burst")
+        end
+    end
+    if hold ~= nil then state:set("hold_ms", hold) end
+    local out = cjson.decode(res.body)
+    local rate = state:get("rl_rate")
+    out.rate_limit = rate and { per_second = rate, burst = state:get("rl_burst") } or false
+    out.hold_ms = state:get("hold_ms") or 0
+    return { status = 200, body = cjson.encode(out) }
+end
+
+---------------------------------------------------------------------------
 -- recording
 
 local function record(method, uri, raw)
@@ -1075,6 +1220,11 @@ local function control(uri, method)
         state:delete("faults")
         state:delete("used")
         state:delete("req_n")
+        state:delete("rl_rate")
+        state:delete("rl_burst")
+        state:delete("hold_ms")
+        state:delete("rate_limited")
+        clear_buckets()
         requests:flush_all()
         requests:flush_expired()
         conns:flush_all()
@@ -1115,9 +1265,17 @@ local function control(uri, method)
         end
         return send(200, '{"ok":true}')
     elseif uri == "/_mock/stats" and method == "GET" then
+        -- rate_limited only while the bucket is on or has refused some:
+        -- specs compare the whole answer to {requests, connections}
+        local limited = state:get("rate_limited")
+        if not limited and state:get("rl_rate") then limited = 0 end
         return send(200, json.encode({
             requests = state:get("req_n") or 0, connections = conns:get("conn_n") or 0,
+            rate_limited = limited,
         }))
+    elseif uri == "/_mock/config" and (method == "POST" or method == "GET") then
+        local res = config(method, method == "POST" and read_body() or "")
+        return send(res.status, res.body)
     end
     local res = platform.control(uri, method, read_body())
     if res then return send(res.status, res.body, res.headers) end
@@ -1140,6 +1298,14 @@ function M.handle()
     local used = state:incr("used", 1, 0)
     ctx.remaining = used >= RATE_LIMIT and 0 or RATE_LIMIT - used
     ctx.reset = ngx.time() + 60
+
+    local retry_after
+    if uri:sub(1, 4) == "/v1/" then retry_after = rate_limit() end
+    local hold = state:get("hold_ms")
+    if hold and hold > 0 then ngx.sleep(hold / 1000) end
+    if retry_after then
+        return send(429, '{"detail":"rate_limit_exceeded"}', { ["Retry-After"] = retry_after })
+    end
 
     local rule = take_fault(uri, method)
     if uri == "/oauth/token" and not rule then
