@@ -24,10 +24,15 @@ local M = {}
 -- yields the request's coroutine while the API answers. Retries wait with
 -- ngx.sleep.
 local base_url = os_getenv("OCTOGEN_BASE_URL")
+-- The store is nginx.conf's lua_shared_dict: a 429 one worker meets
+-- pauses every worker until its Retry-After. To answer repeated reads from
+-- the dict too, add e.g. cache = {lookup_product = 600, search_products = 30}
+-- (a cached answer's meta.cache is "hit" and it has no request id).
 local client = octogen.client {
     base_url = base_url ~= "" and base_url or nil,
     max_retries = tonumber(os_getenv("OCTOGEN_MAX_RETRIES") or ""),
     timeout = 10,
+    store = ngx.shared.octogen,
 }
 
 local function reply(status, body)
