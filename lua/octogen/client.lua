@@ -639,6 +639,13 @@ function M.started(config, transport)
     return M.current_request and M.current_request(config) or nil
 end
 
+-- A hook called from a call: inside a started call, guarded (a yield in
+-- one raises).
+local function callback(req, what, fn, ...)
+    if req then return M.call_back(req, what, fn, ...) end
+    return fn(...)
+end
+
 -- Waits one attempt may make for the pause and the bucket before it goes
 -- anyway (a sleep function that lets no time pass must not loop for ever).
 local MAX_PACING_WAITS = 1000
@@ -686,16 +693,12 @@ function M.send(self, method, path, body, expect, call)
     -- not blocking. (Over cosockets a started call is an nginx light
     -- thread, which yields by itself.)
     local req = transport == curl and M.current_request and M.current_request(config) or nil
-    local url = config.base_url .. "/" .. path:gsub("^/+", "")
-    -- Inside a started call, callbacks run guarded (a yield in one raises).
-    local function callback(what, fn, ...)
-        if req then return M.call_back(req, what, fn, ...) end
-        return fn(...)
-    end
+    -- (What hooks and a refused call are told; not built when nobody asks.)
+    local url = (config.on_request or config.on_response) and config.base_url .. "/" .. path:gsub("^/+", "")
     -- refused_gen: the generation of the token a 401 refused, to renew.
     local attempt, retries, token_refused, refused_gen = 0, 0, false, nil
     local covered   -- the pause this call has waited out already
-    local wait_for = M.waiter(config, call, transport, req)
+    local wait_for  -- made on the first wait
     local pacer = config.pacing
     while true do
         attempt = attempt + 1
@@ -707,12 +710,14 @@ function M.send(self, method, path, body, expect, call)
         for _ = 1, MAX_PACING_WAITS do
             local wait, is_pause, until_t = pacing.wait(pacer, covered)
             if wait <= 0 then break end
+            wait_for = wait_for or M.waiter(config, call, transport, req)
             if is_pause and wait > policy.max_retry_after then
                 local code = pacer.code
                 return nil, errors.new("RateLimitError", format("Octogen API asked this client to wait %d " ..
                     "more seconds (HTTP 429%s); nothing was sent", math.ceil(wait), code and (" " .. code) or ""), {
                     status_code = 429, code = code, retry_after = math.ceil(wait), paused = true,
-                    method = method, url = url, attempts = attempt - 1,
+                    method = method, url = url or config.base_url .. "/" .. path:gsub("^/+", ""),
+                    attempts = attempt - 1,
                 })
             end
             wait_for(wait)
@@ -727,7 +732,7 @@ function M.send(self, method, path, body, expect, call)
             end
         end
         if config.on_request then
-            callback("on_request", config.on_request, { method = method, url = url,
+            callback(req, "on_request", config.on_request, { method = method, url = url,
                 headers = shown_headers(config, body ~= nil, call.headers), attempt = attempt })
         end
         local sent_gen = config.token_gen or 0
@@ -735,7 +740,7 @@ function M.send(self, method, path, body, expect, call)
         local err = result == nil and meta or nil
         pacing.observe(pacer, (err or meta).rate_limit, err)
         if config.on_response then
-            callback("on_response", config.on_response, { method = method, url = url, attempt = attempt,
+            callback(req, "on_response", config.on_response, { method = method, url = url, attempt = attempt,
                 status = err and err.status_code or meta.status,
                 elapsed = not err and meta.elapsed or nil,
                 request_id = (err or meta).request_id, error = err })
@@ -758,6 +763,7 @@ function M.send(self, method, path, body, expect, call)
         end
         if wait > 0 then
             local t0 = core.now()
+            wait_for = wait_for or M.waiter(config, call, transport, req)
             wait_for(wait)
             -- A pause that ends within this wait is waited out.
             local u = pacer.local_until

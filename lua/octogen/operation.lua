@@ -52,6 +52,7 @@ end
 
 --- The path of `entry` with its parameters filled in.
 function M.path(self, entry, params)
+    if params == nil and not entry.path:find("{", 1, true) then return entry.path end
     return (entry.path:gsub("{([%w_]+)}", function(name)
         local v = params and params[name]
         if v == nil then error("octogen.operation: no value for path parameter " .. name, 2) end

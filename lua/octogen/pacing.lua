@@ -47,6 +47,9 @@ function M.new(config)
         -- Whether answers with no request left pause the key (only once
         -- pacing was asked for: store or rate_limit).
         follow_remaining = config.store.kind ~= "local" or config.rate_limit ~= nil,
+        -- The in-process store is this client's alone: its pause is
+        -- local_until, so the hot path skips it.
+        shared = config.store.kind ~= "local",
     }
     if p.learn then p.rate = nil end
     return p
@@ -76,9 +79,11 @@ end
 -- end. `covered` is a pause's end the caller has waited out already (its
 -- sleep may be a test's, which lets no time pass): not waited for again.
 function M.wait(p, covered)
+    -- The common case: nothing shared, no bucket, never paused.
+    if p.local_until == 0 and not p.shared and not p.rate then return 0, false end
     local now = wall()
     local until_t = p.local_until
-    if store_ok(p) then
+    if p.shared and store_ok(p) then
         local v, err = p.store:get(p.pause_key)
         if err then
             failed(p, "get", err)
@@ -108,7 +113,7 @@ end
 function M.pause(p, until_t)
     if until_t <= p.local_until then return end
     p.local_until = until_t
-    if store_ok(p) then
+    if p.shared and store_ok(p) then
         local ok, err = p.store:pause(p.pause_key, until_t, max(1, until_t - wall()) + 1)
         if not ok then failed(p, "pause", err) end
     end
