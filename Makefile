@@ -69,7 +69,8 @@ demo: deps
 # microseconds here and would measure the scheduler, not the client.
 PIN := $(shell command -v taskset >/dev/null 2>&1 && echo taskset -c 0)
 
-# make bench: bench/throughput.lua, then bench/openresty/run.lua: octogen
+# make bench: bench/throughput.lua; bench/convert.lua (the conversion against
+# cjson) under Lua 5.4 and under LuaJIT; then bench/openresty/run.lua: octogen
 # inside nginx (the LuaJIT build) against a plain cosocket handler under wrk,
 # with the mock and wrk on CPU 0 and the nginx under test on CPU 1.
 bench: deps
@@ -77,6 +78,8 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory all LUA=luajit
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/throughput.lua
+	$(RUN_ENV) $(PIN) lua5.4 bench/convert.lua
+	LUA_PATH="lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/luajit/?.so;;" $(PIN) luajit bench/convert.lua
 	$(RUN_ENV) $(PIN) $(LUA_BIN) bench/openresty/run.lua
 
 # make bench-fleet: bench/fleet/run.lua: 2 nginx x 4 workers against the
