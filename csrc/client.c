@@ -73,6 +73,11 @@ static void release(lua_State *L, octogen_client *c)
         curl_easy_cleanup(c->easy);
         c->easy = NULL;
     }
+    if (c->bmulti != NULL) {
+        curl_multi_cleanup(c->bmulti);
+        c->bmulti = NULL;
+    }
+    http_socks_free(&c->bsocks);
     if (c->share != NULL) {
         share_unref(c->share);
         c->share = NULL;
@@ -347,12 +352,17 @@ int octogen_client_new(lua_State *L)
             curl_easy_setopt(c->easy, CURLOPT_CAPATH, ca_path);
         if (proxy != NULL)
             curl_easy_setopt(c->easy, CURLOPT_PROXY, proxy);
-        else if (!is_https(c->base_url))
+        else if (!is_https(c->base_url)) {
             /* Over plain http (loopback, or allow_insecure_http) a proxy
              * from http_proxy/ALL_PROXY would receive the key in clear
              * text: "" turns environment proxies off. (client.lua refuses
              * an explicit non-loopback proxy for an http:// base_url.) */
             curl_easy_setopt(c->easy, CURLOPT_PROXY, "");
+            /* With no proxy at all, no_proxy has nothing to exempt: ""
+             * spares libcurl reading it (twice) from the environment on
+             * every transfer. */
+            curl_easy_setopt(c->easy, CURLOPT_NOPROXY, "");
+        }
         c->insecure = opt_flag(L, "insecure");
         if (c->insecure) {
             curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -387,7 +397,7 @@ static int request_guarded(lua_State *L)
     code = http_setup(c, &c->ex, q->method, q->path, q->body, q->body_len, &q->call,
                       c->auth_line);
     if (code == CURLE_OK)
-        code = curl_easy_perform(c->easy);
+        code = http_perform(c);
     http_done(&c->ex, code, q->method, &r);
     return response_push(L, &c->ex, &r, &q->sh);
 }

@@ -5,6 +5,7 @@
  * changes: URL, method, body and the header list. The same setup serves
  * the blocking path (curl_easy_perform on the client's own handle) and
  * transfers run by the client's multi handle (transfer.c). */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -370,6 +371,156 @@ void http_done(exchange *x, CURLcode code, const char *method, octogen_response 
     r->answer.elapsed = (double)total_us / 1e6;
     r->answer.method = method;
     r->answer.url = x->url.data;
+}
+
+/* libcurl's socket callback: keep the table of sockets to watch. A
+ * table that cannot grow makes the callback fail, which fails the
+ * transfers on that socket rather than leaving them unwatched. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    octogen_socks *s = (octogen_socks *)userp;
+    int i;
+    (void)e;
+    (void)socketp;
+    for (i = 0; i < s->n && s->pfd[i].fd != fd; i++)
+        ;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < s->n)
+            s->pfd[i] = s->pfd[--s->n];
+        return 0;
+    }
+    if (i == s->n) {
+        if (s->n == s->cap) {
+            int cap = s->cap ? s->cap * 2 : 8;
+            struct pollfd *grown = (struct pollfd *)realloc(s->pfd, (size_t)cap * sizeof *grown);
+            if (grown == NULL)
+                return -1;
+            s->pfd = grown;
+            s->cap = cap;
+        }
+        s->pfd[s->n++].fd = fd;
+    }
+    s->pfd[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+                               ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+    s->pfd[i].revents = 0;
+    return 0;
+}
+
+/* Makes m report its sockets into s. */
+void http_watch(CURLM *m, octogen_socks *s)
+{
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, (void *)s);
+}
+
+void http_socks_free(octogen_socks *s)
+{
+    free(s->pfd);
+    s->pfd = NULL;
+    s->n = 0;
+    s->cap = 0;
+}
+
+/* poll() revents as libcurl's event bits, read as libcurl's own
+ * Curl_socket_check reads them: an error or hang-up makes the socket
+ * readable (the read then reports it) and fails a write. */
+static int event_bits(short revents, short events)
+{
+    int bits = 0;
+    if ((events & POLLIN) && (revents & (POLLIN | POLLPRI | POLLERR | POLLHUP | POLLNVAL)))
+        bits |= CURL_CSELECT_IN;
+    if ((events & POLLOUT) && (revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)))
+        bits |= CURL_CSELECT_OUT;
+    if (revents & (POLLERR | POLLNVAL))
+        bits |= CURL_CSELECT_ERR;
+    return bits;
+}
+
+/* Ready sockets handed to libcurl per round; more wait for the next
+ * round (poll() reports them again). */
+#define READY_PER_ROUND 64
+
+/* One round of m's event loop: wait at most max_ms (less when one of
+ * libcurl's timers is due sooner; 0 only looks) for a watched socket,
+ * then let libcurl act on the ready ones, or on its due timers. With no
+ * socket to watch it still waits: a retry's backoff relies on that. */
+CURLMcode http_wait(CURLM *m, octogen_socks *s, long max_ms, int *running)
+{
+    curl_socket_t fd[READY_PER_ROUND];
+    int bits[READY_PER_ROUND];
+    int i, n = 0, ready;
+    long ms = -1;
+    CURLMcode mc = CURLM_OK;
+
+    curl_multi_timeout(m, &ms);
+    if (ms < 0 || ms > max_ms)
+        ms = max_ms;
+    if (ms > OCTOGEN_MAX_WAIT_MS)
+        ms = OCTOGEN_MAX_WAIT_MS;
+    ready = s->n > 0 || ms > 0 ? poll(s->pfd, (nfds_t)s->n, (int)ms) : 0;
+    if (ready < 0 && errno != EINTR)
+        ready = 0;
+    /* The table may change under each call: act on a copy. */
+    for (i = 0; ready > 0 && i < s->n && n < READY_PER_ROUND; i++) {
+        int b = event_bits(s->pfd[i].revents, s->pfd[i].events);
+        if (b != 0) {
+            fd[n] = s->pfd[i].fd;
+            bits[n++] = b;
+        }
+    }
+    for (i = 0; i < n && mc == CURLM_OK; i++)
+        mc = curl_multi_socket_action(m, fd[i], bits[i], running);
+    /* Timers that are due (timeouts, a connection attempt's next phase)
+     * when no socket was: socket actions run them too. */
+    if (n == 0 && mc == CURLM_OK) {
+        curl_multi_timeout(m, &ms);
+        if (ms == 0)
+            mc = curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, running);
+    }
+    return mc;
+}
+
+/* One transfer on the client's blocking handle, to the end, on the
+ * caller's thread: what curl_easy_perform does, with one poll() per wait
+ * and none more (see octogen_socks). */
+CURLcode http_perform(octogen_client *c)
+{
+    int running = 0, left, done = 0;
+    CURLMcode mc;
+    CURLMsg *msg;
+    CURLcode code = CURLE_OK;
+
+    if (c->bmulti == NULL) {
+        c->bmulti = curl_multi_init();
+        if (c->bmulti == NULL)
+            return CURLE_OUT_OF_MEMORY;
+        http_watch(c->bmulti, &c->bsocks);
+    }
+    mc = curl_multi_add_handle(c->bmulti, c->easy);
+    if (mc != CURLM_OK)
+        return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+    mc = curl_multi_socket_action(c->bmulti, CURL_SOCKET_TIMEOUT, 0, &running);
+    /* No timer while a transfer runs does not happen; were it so, the
+     * sockets are looked at again every second, as curl_easy_perform
+     * does. */
+    while (mc == CURLM_OK && running > 0)
+        mc = http_wait(c->bmulti, &c->bsocks, 1000, &running);
+    while ((msg = curl_multi_info_read(c->bmulti, &left)) != NULL)
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy) {
+            code = msg->data.result;
+            done = 1;
+        }
+    curl_multi_remove_handle(c->bmulti, c->easy);
+    if (mc != CURLM_OK) {
+        /* The multi handle itself failed (out of memory, or a socket
+         * table that could not grow): a fresh one for the next call. */
+        curl_multi_cleanup(c->bmulti);
+        c->bmulti = NULL;
+        http_socks_free(&c->bsocks);
+        if (!done)
+            code = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_RECV_ERROR;
+    }
+    return code;
 }
 
 /* Response headers of the last exchange, as collected by on_header, as

@@ -2,6 +2,7 @@
 #ifndef OCTOGEN_H
 #define OCTOGEN_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <curl/curl.h>
 #include "compat.h"
@@ -92,6 +93,17 @@ typedef struct {
 
 #define OCTOGEN_EASY_POOL 16
 
+/* The sockets libcurl asks a multi handle's driver to watch, kept by
+ * its socket callback (http.c http_watch) as the table poll() takes.
+ * Both multi handles of a client are driven through libcurl's socket
+ * API: curl_easy_perform and curl_multi_perform poll every connection
+ * again before reading it, on top of the wait itself; told which socket
+ * is ready, libcurl reads it at once. pfd is malloc'd (grown by the
+ * callback), freed by http_socks_free once the multi handle is gone. */
+typedef struct {
+    struct pollfd *pfd;
+    int n, cap;
+} octogen_socks;
 /* libcurl's connection cache, shared by a client's blocking handle and the
  * handles of its started transfers, so both kinds of call reuse the same
  * connections. Counted: a transfer may keep its easy handle after the
@@ -111,7 +123,10 @@ void share_unref(octogen_share *s);
 typedef struct {
     CURL *easy;
     exchange ex;                      /* the blocking path's */
+    CURLM *bmulti;                    /* runs easy (http_perform); made on the first call */
+    octogen_socks bsocks;             /* bmulti's sockets */
     CURLM *multi;                     /* made on the first start() */
+    octogen_socks socks;              /* multi's sockets */
     octogen_share *share;             /* one reference; NULL once closed */
     CURL *pool[OCTOGEN_EASY_POOL];    /* idle easy handles for transfers */
     int pooled;
@@ -202,6 +217,10 @@ CURLcode http_setup(octogen_client *c, exchange *x, const char *method,
                     const char *path, const char *body, size_t body_len,
                     const octogen_call *call, const char *auth_line);
 void http_done(exchange *x, CURLcode code, const char *method, octogen_response *r);
+void http_watch(CURLM *m, octogen_socks *s);
+void http_socks_free(octogen_socks *s);
+CURLMcode http_wait(CURLM *m, octogen_socks *s, long max_ms, int *running);
+CURLcode http_perform(octogen_client *c);
 void http_push_headers(lua_State *L, const exchange *x);
 long http_seconds_to_ms(double seconds);
 size_t http_byte_limit(double bytes);

@@ -149,6 +149,7 @@ static int start_guarded(lua_State *L)
         c->multi = curl_multi_init();
         if (c->multi == NULL)
             return luaL_error(L, "curl_multi_init failed");
+        http_watch(c->multi, &c->socks);
     }
     /* A pooled handle keeps every option; a new one copies the client's
      * (TLS, proxy, timeouts) from its blocking handle. */
@@ -180,8 +181,9 @@ static int start_guarded(lua_State *L)
     lua_rawset(L, -3);
     lua_pop(L, 1);
 
-    /* Let it begin now (connect, send) rather than at the next poll. */
-    curl_multi_perform(c->multi, &running);
+    /* Let it begin now (connect, send) rather than at the next poll:
+     * adding it made its timer due. */
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     lua_settop(L, 7);
     return 1;
 }
@@ -244,14 +246,15 @@ static int poll_guarded(lua_State *L)
         c->multi = curl_multi_init();
         if (c->multi == NULL)
             return luaL_error(L, "curl_multi_init failed");
+        http_watch(c->multi, &c->socks);
     }
-    curl_multi_perform(c->multi, &running);
+    /* Transfers that ended in start() or in an earlier round; then one
+     * round of the event loop: it returns as soon as a socket is ready
+     * (0 only looks), and also waits when nothing is in flight, which is
+     * what a retry's backoff wants. */
     n = collect(L, c, inflight_idx, out_idx, n);
-    if (n == 0 && wait_ms > 0) {
-        /* curl_multi_poll also waits when nothing is in flight, which is
-         * what a retry's backoff wants. */
-        curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
-        curl_multi_perform(c->multi, &running);
+    if (n == 0) {
+        http_wait(c->multi, &c->socks, wait_ms, &running);
         collect(L, c, inflight_idx, out_idx, n);
     }
     lua_pushinteger(L, c->in_flight);
@@ -322,6 +325,7 @@ void transfer_detach_all(lua_State *L, octogen_client *c)
         lua_pop(L, 1);
         curl_multi_cleanup(c->multi);
         c->multi = NULL;
+        http_socks_free(&c->socks);
         c->in_flight = 0;
     }
     for (i = 0; i < c->pooled; i++)
