@@ -90,24 +90,11 @@ local function cjson_cpath()
     return table.concat(dirs, ";")
 end
 
-local function free_port()
-    local s = assert(socket.bind("127.0.0.1", 0))
-    local _, port = s:getsockname()
-    s:close()
-    return tonumber(port)
-end
+local free_port = sh.free_port
 
 -- Is `pid` a live (not zombie) process whose command line mentions nginx?
 local function alive(pid)
-    local stat = read_file("/proc/" .. pid .. "/stat")
-    if stat then
-        local st = stat:match("^%d+ %b() (%a)")
-        if st == "Z" or st == "X" then return false end
-        local cmd = read_file("/proc/" .. pid .. "/cmdline") or ""
-        return cmd:find("nginx", 1, true) ~= nil
-    end
-    if read_file("/proc/self/stat") then return false end -- /proc exists: pid gone
-    return sh_ok("kill -0 " .. pid .. " 2>/dev/null")
+    return sh.alive(pid, "nginx")
 end
 
 local function children(pid)

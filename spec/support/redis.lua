@@ -35,21 +35,11 @@ function M.bin()
     return "redis-server"
 end
 
-local function free_port()
-    local s = assert(socket.bind("127.0.0.1", 0))
-    local _, port = s:getsockname()
-    s:close()
-    return tonumber(port)
-end
+local free_port = sh.free_port
 
 -- Is pid a live (not zombie) redis-server?
 local function alive(pid)
-    local stat = read_file("/proc/" .. pid .. "/stat")
-    if not stat then return false end
-    local st = stat:match("^%d+ %b() (%a)")
-    if st == "Z" or st == "X" then return false end
-    local cmd = read_file("/proc/" .. pid .. "/cmdline") or ""
-    return cmd:find("redis-server", 1, true) ~= nil
+    return sh.alive(pid, "redis-server")
 end
 
 local function signal(sig, pid)

@@ -48,4 +48,27 @@ function M.tail(path, n)
     return table.concat(lines, "\n", math.max(1, #lines - (n or 20) + 1))
 end
 
+--- A free TCP port on 127.0.0.1 (bound, then released).
+function M.free_port()
+    local socket = require "socket"
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return tonumber(port)
+end
+
+--- Is `pid` a live (not zombie) process whose command line mentions
+-- `name`? Where there is no /proc, only whether it exists.
+function M.alive(pid, name)
+    local stat = M.read_file("/proc/" .. pid .. "/stat")
+    if stat then
+        local st = stat:match("^%d+ %b() (%a)")
+        if st == "Z" or st == "X" then return false end
+        local cmd = M.read_file("/proc/" .. pid .. "/cmdline") or ""
+        return cmd:find(name, 1, true) ~= nil
+    end
+    if M.read_file("/proc/self/stat") then return false end -- /proc exists: pid gone
+    return M.sh_ok("kill -0 " .. pid .. " 2>/dev/null")
+end
+
 return M
