@@ -74,10 +74,15 @@ typedef struct {
 #define ARENA_BYTES 6144
 #define ARENA_ALIGN 16
 
+/* The members other than bytes are there for their alignment only. */
 typedef union {
+    /* cppcheck-suppress unusedStructMember */
     double d;
+    /* cppcheck-suppress unusedStructMember */
     long double ld;
+    /* cppcheck-suppress unusedStructMember */
     long long ll;
+    /* cppcheck-suppress unusedStructMember */
     void *p;
     char bytes[ARENA_BYTES];
 } arena_space;
@@ -127,6 +132,7 @@ typedef struct {
 /* Each arena block starts with its size, for realloc. */
 typedef union {
     size_t size;
+    /* cppcheck-suppress unusedStructMember */
     char pad[ARENA_ALIGN];
 } block_head;
 

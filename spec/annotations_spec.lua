@@ -689,7 +689,7 @@ describe("types/octogen.d.lua", function()
     end)
 
     it("annotates per-call options, retry policy, search, lookup, refresh, all and auth options", function()
-        local client_src = assert(read(ROOT .. "/lua/octogen/client.lua"))
+        local products_src = assert(read(ROOT .. "/lua/octogen/products.lua"))
         local refresh_src = assert(read(ROOT .. "/lua/octogen/refresh.lua"))
         local async_src = assert(read(ROOT .. "/lua/octogen/async.lua"))
         local auth_src = assert(read(ROOT .. "/lua/octogen/auth.lua"))
@@ -705,7 +705,7 @@ describe("types/octogen.d.lua", function()
         for name in pager_src:gmatch("own%.([%a_][%w_]*)%s*=%s*nil") do extra[#extra + 1] = name end
         assert.is_true(#extra > 0, "pages/items' own parameters not found in lua/octogen/pager.lua")
         append(missing, missing_on("octogen.PagesParams", extra, "lua/octogen/pager.lua"))
-        append(missing, missing_on("octogen.LookupOptions", table_keys(read(ROOT .. "/lua/octogen/products.lua"), "local LOOKUP_OPTIONS%s*=%s*{"),
+        append(missing, missing_on("octogen.LookupOptions", table_keys(products_src, "local LOOKUP_OPTIONS%s*=%s*{"),
             "LOOKUP_OPTIONS"))
         local refresh_extra = refresh_src:match('call_options%(opts,%s*"refresh_products",%s*(%b{})%)')
         assert(refresh_extra, "refresh_products' own options not found in lua/octogen/refresh.lua")
