@@ -178,7 +178,12 @@ function M.run(c, ctx, req, fetch)
     local revalidate = e and e.etag and e.status == 200
     local result, meta = fetch(revalidate and { ["If-None-Match"] = e.etag } or nil,
         revalidate and expect and expect:sub(1, 4) ~= "304 " and ("304 " .. expect) or expect)
-    if locked then store:delete(key .. ":lock") end
+    -- The lock goes only once the answer is kept: a worker that came in
+    -- between would find neither and fetch again.
+    local function release(...)
+        if locked then store:delete(key .. ":lock") end
+        return ...
+    end
     if result ~= nil then
         local h = meta.headers or {}
         if meta.not_modified and revalidate then
@@ -186,7 +191,7 @@ function M.run(c, ctx, req, fetch)
             local cc = h["cache-control"] or e.cache_control
             local ttl = ttl_of(cc)
             if ttl > 0 then keep(e.status, h.etag or e.etag, cc, e.body, ttl) end
-            return answer(e, "revalidated")
+            return release(answer(e, "revalidated"))
         end
         local ttl = ttl_of(h["cache-control"])
         if ttl > 0 and type(meta.body) == "string" and meta.status == 200 then
@@ -194,20 +199,21 @@ function M.run(c, ctx, req, fetch)
         end
         meta.body = nil
         if req.inm and h.etag == req.inm and meta.status == 200 then
-            return answer({ status = 200, etag = h.etag, cache_control = h["cache-control"], body = "" }, "miss")
+            return release(answer({ status = 200, etag = h.etag, cache_control = h["cache-control"], body = "" },
+                "miss"))
         end
         meta.cache = "miss"
-        return result, meta
+        return release(result, meta)
     end
     local err = meta
     if is_negative(name, err) and c.negative_ttl > 0 then
         keep(err.status_code, nil, nil, err.body or "",
             ttl_opt == "max-age" and c.negative_ttl or min(c.negative_ttl, ttl_opt))
     elseif e and retry.retryable(err) and now <= e.expires + c.stale_ttl then
-        return answer(e, "stale")
+        return release(answer(e, "stale"))
     end
     err.cache = "miss"
-    return nil, err
+    return release(nil, err)
 end
 
 return M
