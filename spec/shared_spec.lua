@@ -277,6 +277,27 @@ describe("the response cache in one process", function()
         c:close()
     end)
 
+    it("rate_limit = \"auto\" learns the bucket from X-RateLimit-Limit and stays under it", function()
+        -- 20 a second with a burst of 20: X-RateLimit-Limit says 1200 (a minute).
+        server:configure { rate_limit = { per_second = 20, burst = 20 } }
+        local function burst(opts)
+            local c = helpers.client(server, opts)
+            local failed, t0 = 0, require("socket").gettime()
+            for _ = 1, 45 do
+                if not c:list_catalogs() then failed = failed + 1 end
+            end
+            c:close()
+            return failed, require("socket").gettime() - t0
+        end
+        local failed_plain = burst { max_retries = 0 }
+        assert.is_true(failed_plain > 0, "without pacing some of 45 calls in a row meet the limit")
+        server:configure { rate_limit = { per_second = 20, burst = 20 } }   -- full again
+        local failed, elapsed = burst { max_retries = 0, rate_limit = "auto" }
+        assert.equal(0, failed)
+        -- 45 calls at 20 a second after the first: a wide margin below 1.2 s.
+        assert.is_true(elapsed > 0.6, ("45 calls took %.2f s"):format(elapsed))
+    end)
+
     it("refuses a cache option for a method that is no idempotent read, and unknown rate_limit keys", function()
         for _, opts in ipairs {
             { cache = { start_voyage = 10 } }, { cache = { lookup_product = -1 } }, { cache = { lookup_product = "x" } },

@@ -15,7 +15,7 @@
 -- on_store_error option; an API call never fails because of the store.
 local core = require "octogen.core"
 
-local floor, max, min = math.floor, math.max, math.min
+local max, min = math.max, math.min
 local type, tostring, pcall = type, tostring, pcall
 
 local M = {}
@@ -134,8 +134,9 @@ function M.observe(p, rl, err)
     if type(rl) ~= "table" then return end
     if p.learn and type(rl.limit) == "number" and rl.limit > 0 then
         local per_second = rl.limit / 60
+        -- The API's own burst is not sent: evenly paced, one at a time.
         if not p.rate or p.rate.per_second ~= per_second then
-            p.rate = { per_second = per_second, burst = max(1, floor(per_second)) }
+            p.rate = { per_second = per_second, burst = 1 }
         end
     end
     local asked = err and type(err.retry_after) == "number"
