@@ -46,6 +46,21 @@ function M.has_control(s)
     return s:find("[\r\n%z]") ~= nil
 end
 
+--- Length of UTF-8 text in characters (the API's limits count those):
+-- the bytes that do not continue a character.
+function M.chars(s)
+    local _, n = s:gsub("[^\128-\191]", "")
+    return n
+end
+
+--- What a server wrote where a string belongs, as a string (`default`
+-- when it wrote nothing).
+function M.text(v, default)
+    if type(v) == "string" then return v end
+    if v == nil then return default end
+    return tostring(v)
+end
+
 --- Keys of a table, sorted (for deterministic wire output).
 function M.sorted_keys(t)
     local keys = {}

@@ -692,7 +692,7 @@ function M.send(self, method, path, body, expect, call)
     -- Started with client:start() over libcurl: wait by yielding to poll(),
     -- not blocking. (Over cosockets a started call is an nginx light
     -- thread, which yields by itself.)
-    local req = transport == curl and M.current_request and M.current_request(config) or nil
+    local req = M.started(config, transport)
     -- (What hooks and a refused call are told; not built when nobody asks.)
     local url = (config.on_request or config.on_response) and config.base_url .. "/" .. path:gsub("^/+", "")
     -- refused_gen: the generation of the token a 401 refused, to renew.

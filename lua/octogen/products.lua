@@ -156,8 +156,7 @@ local function product_answer(what)
 end
 
 operation.define("lookup_product", function(_, level, url, opts)
-    local call, cwhy = client.call_options(opts, "lookup_product", LOOKUP_OPTIONS)
-    if not call then errors.invalid(cwhy, level) end
+    local call = operation.call_options(opts, "lookup_product", LOOKUP_OPTIONS, level)
     local body, why = lookup_body(url, opts)
     if not body then errors.invalid(why, level) end
     return { body = body, expect = "object product:object", call = call, finish = product_answer("lookup") }
@@ -165,11 +164,6 @@ end)
 
 -- The API's limit on html: 5 MiB of characters.
 local MAX_HTML_CHARS = 5 * 1024 * 1024
-
-local function utf8_length(s)
-    local _, n = s:gsub("[^\128-\191]", "")
-    return n
-end
 
 operation.define("resolve_product_from_html", function(_, level, html, url, call_opts)
     if type(url) == "table" and call_opts == nil then url, call_opts = nil, url end
@@ -179,7 +173,7 @@ operation.define("resolve_product_from_html", function(_, level, html, url, call
     end
     -- Characters, as the API counts them; bytes are counted first, as only
     -- a long string can be over.
-    if #html > MAX_HTML_CHARS and utf8_length(html) > MAX_HTML_CHARS then
+    if #html > MAX_HTML_CHARS and args.chars(html) > MAX_HTML_CHARS then
         errors.invalid(format("html is longer than the API's limit of %d characters", MAX_HTML_CHARS), level)
     end
     operation.check_string("url", url, level, true)

@@ -71,12 +71,7 @@ local function ends_call(err)
     return retry.ends_call(err) and not is_data(err)
 end
 
--- What the server wrote where a string belongs, as a string.
-local function text(v, default)
-    if type(v) == "string" then return v end
-    if v == nil then return default end
-    return tostring(v)
-end
+local text = args.text
 
 local function check_opts(opts)
     if opts == nil then return MAX_BATCH end

@@ -1,7 +1,6 @@
 --- search_products: parameter checks, facet shaping, result shape.
 local errors = require "octogen.errors"
 local args = require "octogen.args"
-local client = require "octogen.client"
 local core = require "octogen.core"
 local operation = require "octogen.operation"
 
@@ -116,8 +115,7 @@ end
 operation.define("search_products", function(_, level, params, call_opts)
     local body, why = M.shape(params)
     if not body then errors.invalid(why, level) end
-    local call, cwhy = client.call_options(call_opts, "search_products")
-    if not call then errors.invalid(cwhy, level) end
+    local call = operation.call_options(call_opts, "search_products", nil, level)
     return { body = body, body_what = "search parameters", expect = "object items:array", call = call,
              finish = operation.page("search") }
 end)

@@ -15,6 +15,7 @@ local methods = require "octogen.methods"
 local operation = require "octogen.operation"
 
 local format = string.format
+local chars, text = args.chars, args.text
 local type, ipairs, tostring = type, ipairs, tostring
 
 local M = {}
@@ -27,11 +28,6 @@ local function list_id(id, level)
     local v, why = operation.path_param("id", id)
     if not v then errors.invalid(why, level + 1) end
     return v
-end
-
-local function chars(s)
-    local _, n = s:gsub("[^\128-\191]", "")
-    return n
 end
 
 operation.define("create_url_list", function(_, level, name, call_opts)
@@ -99,12 +95,6 @@ end
 -- gone or being deleted, the key is refused, ...); transient ones and
 -- broken answers sink only their batch.
 local ends_call = retry.ends_call
-
-local function text(v, default)
-    if type(v) == "string" then return v end
-    if v == nil then return default end
-    return tostring(v)
-end
 
 -- Each batch's answer matched back to its input positions by URL: an
 -- entry counts for the first position of the batch with that URL not yet

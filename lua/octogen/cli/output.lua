@@ -87,10 +87,7 @@ end
 local term_width = M.term_width
 
 --- Width in characters of UTF-8 text (wide characters count as one).
-function M.ulen(s)
-    local _, n = s:gsub("[^\128-\191]", "")
-    return n
-end
+M.ulen = require("octogen.args").chars
 local ulen = M.ulen
 
 --- The first n characters of UTF-8 text.
